@@ -1,0 +1,17 @@
+package fetch
+
+import "errors"
+
+// Errors an item can fail with; match them with errors.Is.
+var (
+	// ErrUnsafePath: a URL or path would land outside the destination folder.
+	ErrUnsafePath = errors.New("unsafe path")
+	// ErrChecksumMismatch: the downloaded content does not have the expected digest.
+	ErrChecksumMismatch = errors.New("checksum mismatch")
+	// ErrStalled: the server sent no data for longer than the timeout.
+	ErrStalled = errors.New("download stalled")
+	// ErrRangeIgnored: the server answered a resume request with the whole file.
+	ErrRangeIgnored = errors.New("server ignored the range request")
+	// ErrConflict: two items want the same path with different sources.
+	ErrConflict = errors.New("conflicting items")
+)

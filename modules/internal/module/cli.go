@@ -1,0 +1,216 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// runCLI runs the module from command-line flags made from the same Spec; it prints the
+// result as indented JSON and exits non-zero on failure.
+func (m *Module) runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet(m.Name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(name, "_", "-"))
+	})
+	fs.SortFlags = false
+	for _, o := range m.Spec.Options {
+		addFlag(fs, o)
+	}
+	var apply func(map[string]any) error
+	if m.CLI != nil {
+		apply = m.CLI(fs)
+	}
+	check := fs.Bool("check", false, "report what would change, change nothing")
+	diff := fs.Bool("diff", false, "include a diff of what changes in the result")
+	verbose := fs.CountP("verbose", "v", "more output")
+	docStub := fs.Bool("doc-stub", false, "print the Ansible documentation stub and exit")
+	_ = fs.MarkHidden("doc-stub")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s: %s\n\nUsage: %s [flags]\n   or: %s ARGS_FILE   (as an Ansible module)\n\nFlags:\n%s",
+			m.Name, m.Doc.ShortDescription, m.Name, m.Name, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (an args file must be the only argument)\n", m.Name, fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *docStub {
+		stub, err := m.DocStub()
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", m.Name, err)
+			return 1
+		}
+		_, _ = io.WriteString(stdout, stub)
+		return 0
+	}
+
+	raw := map[string]any{}
+	var flagErr error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed && flagErr == nil {
+			if o := m.option(f.Name); o != nil {
+				raw[o.Name], flagErr = flagValue(fs, f, *o)
+			}
+		}
+	})
+	if flagErr == nil && apply != nil {
+		flagErr = apply(raw)
+	}
+	if flagErr != nil {
+		return writeJSON(stdout, map[string]any{"failed": true, "changed": false, "msg": flagErr.Error()}, true)
+	}
+	inv := &Invocation{CheckMode: *check, Diff: *diff, Verbosity: *verbose}
+	if isTerminal(stderr) {
+		inv.Progress = stderr
+	}
+	out := m.execute(ctx, inv, raw)
+	delete(out, "invocation")
+	return writeJSON(stdout, out, true)
+}
+
+func (m *Module) option(flag string) *Option {
+	for i, o := range m.Spec.Options {
+		if flagName(o.Name) == flag {
+			return &m.Spec.Options[i]
+		}
+	}
+	return nil
+}
+
+func flagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+func addFlag(fs *pflag.FlagSet, o Option) {
+	name, usage := flagName(o.Name), plainText(strings.Join(o.Description, " "))
+	if i := strings.Index(usage, ". "); i > 0 {
+		usage = usage[:i+1] // the first sentence is enough for --help
+	}
+	switch o.typ() {
+	case TypeBool:
+		def, _ := toBool(orFalse(o.Default))
+		fs.BoolP(name, o.Short, def, usage)
+	case TypeInt:
+		def, _ := toInt(orZero(o.Default))
+		fs.Int64P(name, o.Short, def, usage)
+	case TypeFloat:
+		def, _ := toFloat(orZero(o.Default))
+		fs.Float64P(name, o.Short, def, usage)
+	case TypeList, TypeDict:
+		fs.StringArrayP(name, o.Short, nil, usage+" (YAML or JSON, or @FILE; repeatable)")
+	default:
+		def, _ := toStr(o.Default)
+		fs.StringP(name, o.Short, def, usage)
+	}
+}
+
+// markup matches Ansible's documentation markup: C(x), I(x), B(x), M(x), U(x).
+var markup = regexp.MustCompile(`\b[CIBMU]\(([^)]*)\)`)
+
+// plainText strips documentation markup for --help.
+func plainText(s string) string { return markup.ReplaceAllString(s, "$1") }
+
+func orZero(v any) any {
+	if v == nil {
+		return 0
+	}
+	return v
+}
+
+// flagValue turns a flag into the raw value an args file would carry.
+func flagValue(fs *pflag.FlagSet, f *pflag.Flag, o Option) (any, error) {
+	switch o.typ() {
+	case TypeBool:
+		return fs.GetBool(f.Name)
+	case TypeInt:
+		return fs.GetInt64(f.Name)
+	case TypeFloat:
+		return fs.GetFloat64(f.Name)
+	case TypeList, TypeDict:
+		vals, err := fs.GetStringArray(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		var list []any
+		for _, s := range vals {
+			v, err := parseFlagYAML(s)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", f.Name, err)
+			}
+			if l, ok := v.([]any); ok {
+				list = append(list, l...)
+			} else {
+				list = append(list, v)
+			}
+		}
+		if o.typ() == TypeDict {
+			if len(list) != 1 {
+				return nil, fmt.Errorf("--%s: give one mapping", f.Name)
+			}
+			return list[0], nil
+		}
+		return list, nil
+	default:
+		return f.Value.String(), nil
+	}
+}
+
+// parseFlagYAML reads a flag value as YAML (JSON is YAML), or a YAML file when it starts with @.
+// A plain scalar stays the string it was typed as.
+func parseFlagYAML(s string) (any, error) {
+	text := s
+	if strings.HasPrefix(s, "@") {
+		b, err := os.ReadFile(s[1:])
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", s[1:], err)
+		}
+		text = string(b)
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(text), &v); err != nil {
+		return nil, fmt.Errorf("parsing %q as YAML: %w", s, err)
+	}
+	switch v.(type) {
+	case []any, map[string]any:
+		return normalizeYAML(v), nil
+	}
+	return s, nil
+}
+
+// normalizeYAML turns yaml.v3's ints into int64 for the validator.
+func normalizeYAML(v any) any {
+	switch t := v.(type) {
+	case int:
+		return int64(t)
+	case []any:
+		for i, e := range t {
+			t[i] = normalizeYAML(e)
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeYAML(e)
+		}
+	}
+	return v
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

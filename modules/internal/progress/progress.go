@@ -1,0 +1,78 @@
+// Package progress draws a one-line progress display on a terminal.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Line redraws a single status line in place on a terminal.
+type Line struct {
+	w         io.Writer
+	start     time.Time
+	lastBytes int64
+	lastTime  time.Time
+	width     int
+}
+
+// NewLine returns a Line drawing on w, or nil when w is nil; a nil *Line draws nothing.
+func NewLine(w io.Writer) *Line {
+	if w == nil {
+		return nil
+	}
+	now := time.Now()
+	return &Line{w: w, start: now, lastTime: now}
+}
+
+// Update redraws the line: items done of total, bytes so far, the current rate and a note.
+func (l *Line) Update(done, total, failed int, bytes int64, note string) {
+	if l == nil {
+		return
+	}
+	now := time.Now()
+	rate := 0.0
+	if dt := now.Sub(l.lastTime).Seconds(); dt > 0 {
+		rate = float64(bytes-l.lastBytes) / dt
+	}
+	l.lastBytes, l.lastTime = bytes, now
+	s := fmt.Sprintf("[%d/%d] %s  %s/s  %s", done, total, Bytes(bytes), Bytes(int64(rate)),
+		now.Sub(l.start).Truncate(time.Second))
+	if failed > 0 {
+		s += fmt.Sprintf("  %d failed", failed)
+	}
+	if note != "" {
+		s += "  " + note
+	}
+	if len(s) > 100 {
+		s = s[:97] + "..."
+	}
+	pad := ""
+	if l.width > len(s) {
+		pad = strings.Repeat(" ", l.width-len(s))
+	}
+	l.width = len(s)
+	fmt.Fprintf(l.w, "\r%s%s", s, pad)
+}
+
+// Done ends the line.
+func (l *Line) Done() {
+	if l != nil {
+		fmt.Fprintln(l.w)
+	}
+}
+
+// Bytes formats n in binary units.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

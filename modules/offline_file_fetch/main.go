@@ -1,0 +1,121 @@
+// Command offline_file_fetch is the airgap.kubespray.offline_file_fetch module: parallel,
+// resumable, checksum-verified downloads into the <host>/<url path> files layout. It also runs
+// as a plain command-line tool.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+)
+
+func main() { module.Main(Module) }
+
+// args mirrors the argument spec.
+type args struct {
+	Items         []fetch.Item   `json:"items"`
+	Dest          string         `json:"dest"`
+	Concurrency   int            `json:"concurrency"`
+	Retries       int            `json:"retries"`
+	Timeout       int            `json:"timeout"`
+	ValidateCerts bool           `json:"validate_certs"`
+	CAPath        string         `json:"ca_path"`
+	URLUsername   string         `json:"url_username"`
+	URLPassword   string         `json:"url_password"`
+	Headers       map[string]any `json:"headers"`
+	Mirrors       []fetch.Mirror `json:"mirrors"`
+	Mode          any            `json:"mode"`
+	Force         bool           `json:"force"`
+}
+
+func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
+	var a args
+	if err := inv.Decode(&a); err != nil {
+		return nil, err
+	}
+	mode, err := parseMode(a.Mode)
+	if err != nil {
+		return nil, err
+	}
+	client, err := fetch.NewHTTPClient(fetch.ClientOptions{
+		Timeout:  time.Duration(a.Timeout) * time.Second,
+		Insecure: !a.ValidateCerts,
+		CAPath:   a.CAPath,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !a.ValidateCerts {
+		inv.Warn("validate_certs is false: TLS certificates of download servers are not checked")
+	}
+	header := http.Header{}
+	for k, v := range a.Headers {
+		header.Set(k, fmt.Sprint(v))
+	}
+	line := progress.NewLine(inv.Progress)
+	rep, err := fetch.Fetch(ctx, a.Items, fetch.Options{
+		Dest: a.Dest, Concurrency: a.Concurrency, Retries: a.Retries, Client: client,
+		Header: header, Username: a.URLUsername, Password: a.URLPassword, Mirrors: a.Mirrors,
+		Mode: mode, Force: a.Force, DryRun: inv.CheckMode,
+		OnProgress: func(p fetch.Progress) {
+			line.Update(p.Done, p.Items, p.Failed, p.Bytes, activeNote(p.Active))
+		},
+	})
+	line.Done()
+	if err != nil {
+		return nil, err
+	}
+	failed := []map[string]string{}
+	for _, f := range rep.Failures() {
+		failed = append(failed, map[string]string{"url": f.URL, "path": f.Path, "msg": f.Msg})
+	}
+	res := &module.Result{
+		Changed: rep.Changed(),
+		Failed:  len(failed) > 0,
+		Msg:     rep.Summary(),
+		Data: map[string]any{
+			"dest":         a.Dest,
+			"items":        rep.Items,
+			"totals":       rep.Totals,
+			"failed_items": failed,
+		},
+	}
+	if before, after := rep.DiffLines(); before != after {
+		res.Diff = []module.Diff{{BeforeHeader: a.Dest, AfterHeader: a.Dest, Before: before, After: after}}
+	}
+	return res, nil
+}
+
+// parseMode reads an octal string ("0644", "755") or a number, as Ansible's mode does.
+func parseMode(v any) (os.FileMode, error) {
+	switch t := v.(type) {
+	case nil:
+		return 0o644, nil
+	case float64:
+		return os.FileMode(int64(t)) & os.ModePerm, nil
+	case string:
+		n, err := strconv.ParseUint(strings.TrimSpace(t), 8, 32)
+		if err != nil || n > 0o7777 {
+			return 0, fmt.Errorf("mode %q: want an octal mode such as '0644'", t)
+		}
+		return os.FileMode(n) & os.ModePerm, nil
+	}
+	return 0, fmt.Errorf("mode %v: want an octal mode such as '0644'", v)
+}
+
+func activeNote(urls []string) string {
+	names := make([]string, len(urls))
+	for i, u := range urls {
+		names[i] = path.Base(u)
+	}
+	return strings.Join(names, " ")
+}
