@@ -289,7 +289,7 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 			r.fail(fmt.Errorf("%s: %s exists and is not a regular file", it.URL, r.Dest))
 			return
 		}
-		d, err := verified(r.Dest, fi, sum)
+		d, err := verified(r.Dest, fi, sum, f.opts.DryRun)
 		if err != nil {
 			r.fail(fmt.Errorf("%s: %w", it.URL, err))
 			return

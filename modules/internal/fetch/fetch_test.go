@@ -115,6 +115,20 @@ func TestFetchLayoutAndRerun(t *testing.T) {
 	if rep.Items[0].SHA256 != strings.TrimPrefix(sum(a), "sha256:") {
 		t.Errorf("skipped item sha256 = %q", rep.Items[0].SHA256)
 	}
+
+	// The rerun trusted a digest record; a changed file must not be trusted.
+	corrupt := append([]byte(nil), a...)
+	corrupt[0] ^= 0xff
+	if err := os.WriteFile(want, corrupt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = fetch.Fetch(context.Background(), items, opts(dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := rep.Items[0]; it.Status != fetch.StatusFetched || !it.Replaced || !bytes.Equal(readFile(t, want), a) {
+		t.Fatalf("corrupted file not fetched again: %+v", it)
+	}
 }
 
 func TestFetchReplacesWrongContentAndForce(t *testing.T) {

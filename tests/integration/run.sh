@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Integration tests for the airgap.kubespray collection, run against the INSTALLED tarball:
+#
+#   1. builds the collection (`make collection`), checks the tarball (size, binaries, no sources)
+#      and installs it into a scratch collections path;
+#   2. serves upstream-like files (dl.k8s.io/..., github.com/...) from a throw-away nginx on
+#      127.0.0.1 (tests/lib/nginx.sh) and points the module's `mirrors` at it;
+#   3. checks ansible-doc, then runs the playbooks in this folder from a scratch copy, so only
+#      the installed collection can be picked up.
+#
+#   tests/integration/run.sh
+#   AIRGAP_SKIP_BUILD=1 tests/integration/run.sh   # reuse build/airgap-kubespray-*.tar.gz
+#   AIRGAP_KEEP_TMP=1   tests/integration/run.sh   # keep the scratch folder for inspection
+#
+# Needs the packages from tests/setup-host.sh and Go in /usr/local/go. Exits non-zero if any
+# check failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+nginx_sh=$repo/tests/lib/nginx.sh
+export PATH=/usr/local/go/bin:$PATH
+max_bytes=20000000 # Galaxy rejects uploads over 20 MB (same limit as the Makefile)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/airgap-it.XXXXXX")
+chmod 755 "$tmp" # nginx workers run unprivileged and must read $tmp/www
+cleanup() {
+  "$nginx_sh" stop "$tmp/nginx" || true
+  if [ "${AIRGAP_KEEP_TMP:-0}" = 1 ]; then
+    echo "kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+
+passed=()
+failed=()
+# check NAME COMMAND...: runs one check, logs to $tmp/logs/<slug of NAME>.log, records PASS/FAIL.
+check() {
+  local name=$1 log
+  log=$tmp/logs/$(echo "$1" | tr -cs 'a-zA-Z0-9' '-' | sed 's/-$//').log
+  shift
+  mkdir -p "$tmp/logs"
+  printf '%-52s ' "$name"
+  if "$@" >"$log" 2>&1; then
+    echo PASS
+    passed+=("$name")
+  else
+    echo FAIL
+    failed+=("$name")
+    echo "----- $log (last 80 lines)"
+    tail -n 80 "$log" | sed 's/^/  | /'
+    echo "-----"
+  fi
+}
+
+# --- build ---------------------------------------------------------------------------------------
+cd "$repo"
+if [ "${AIRGAP_SKIP_BUILD:-0}" != 1 ]; then
+  make collection
+fi
+shopt -s nullglob
+tarballs=(build/airgap-kubespray-*.tar.gz)
+shopt -u nullglob
+if [ ${#tarballs[@]} -ne 1 ]; then
+  echo "run.sh: expected exactly one build/airgap-kubespray-*.tar.gz, found ${#tarballs[@]}" >&2
+  exit 1
+fi
+tarball=$repo/${tarballs[0]}
+echo "collection: $tarball ($(stat -c %s "$tarball") bytes)"
+
+tarball_is_small() {
+  local size
+  size=$(stat -c %s "$tarball")
+  echo "size $size bytes, limit $max_bytes"
+  [ "$size" -lt "$max_bytes" ]
+}
+
+tarball_contents() {
+  local list=$tmp/tarball.list
+  tar -tvzf "$tarball" >"$list"
+  cat "$list"
+  local ok=0 arch
+  for arch in amd64 arm64; do
+    # Packed with its exec bit: "-rwxr-xr-x ... plugins/modules/offline_file_fetch_linux_amd64".
+    grep -Eq "^-..x.* plugins/modules/offline_file_fetch_linux_${arch}\$" "$list" ||
+      { echo "missing or not executable: plugins/modules/offline_file_fetch_linux_${arch}"; ok=1; }
+  done
+  local want
+  for want in plugins/modules/offline_file_fetch.py plugins/action/offline_file_fetch.py \
+    plugins/plugin_utils/binary_module.py meta/runtime.yml MANIFEST.json FILES.json README.md; do
+    grep -Eq " ${want}\$" "$list" || { echo "missing: $want"; ok=1; }
+  done
+  local bad
+  bad=$(awk '{print $NF}' "$list" | grep -E '(^|/)(modules/|tests/|build/|\.ci/|\.cache/|\.git)|\.go$|(^|/)go\.(mod|sum)$|(^|/)Makefile$' |
+    grep -v '^plugins/modules/' || true)
+  if [ -n "$bad" ]; then
+    echo "dev-only files packed:"
+    echo "$bad"
+    ok=1
+  fi
+  return $ok
+}
+
+check "tarball is under 20 MB" tarball_is_small
+check "tarball packs binaries and no sources" tarball_contents
+
+ansible-galaxy collection install --force -p "$tmp/collections" "$tarball" >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log" >&2; exit 1; }
+installed=$tmp/collections/ansible_collections/airgap/kubespray
+
+# --- environment: the installed collection only ----------------------------------------------------
+: >"$tmp/ansible.cfg" # an empty config: no ansible.cfg from the cwd, $HOME or /etc applies
+export ANSIBLE_CONFIG=$tmp/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH=$tmp/collections
+export ANSIBLE_COLLECTIONS_PATHS=$tmp/collections # ansible-core 2.14 reads this name
+export ANSIBLE_ROLES_PATH=$tmp/integration/targets
+export ANSIBLE_LOCAL_TEMP=$tmp/ansible-local
+export ANSIBLE_REMOTE_TEMP=$tmp/ansible-remote
+export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+export ANSIBLE_RETRY_FILES_ENABLED=false
+export ANSIBLE_NOCOLOR=1
+export ANSIBLE_FORCE_COLOR=0
+export ANSIBLE_DEPRECATION_WARNINGS=false
+export ANSIBLE_BECOME_ALLOW_SAME_USER=true # we are root: make `become: true` really go through sudo
+cp -a "$here" "$tmp/integration" # playbooks run from here, away from the source tree
+
+# --- fixtures: upstream-like files behind a local nginx --------------------------------------------
+www=$tmp/www
+make_file() { # make_file RELPATH KIB
+  mkdir -p "$(dirname "$www/$1")"
+  head -c "$(($2 * 1024))" /dev/urandom >"$www/$1"
+}
+make_file dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubelet 4096
+make_file dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubectl 2048
+make_file github.com/containernetworking/plugins/releases/download/v1.0.0/cni-plugins-linux-amd64-v1.0.0.tgz 1024
+make_file github.com/etcd-io/etcd/releases/download/v3.0.0/etcd-v3.0.0-linux-amd64.tar.gz 512
+make_file github.com/kubernetes-sigs/cri-tools/releases/download/v1.0.0/crictl-v1.0.0-linux-amd64.tar.gz 300
+make_file github.com/opencontainers/runc/releases/download/v1.0.0/runc.amd64 700
+
+port=$("$nginx_sh" free-port)
+"$nginx_sh" start "$tmp/nginx" "$www" "$port"
+echo "nginx: http://127.0.0.1:$port/ serving $www"
+served=$(curl -fsS "http://127.0.0.1:$port/dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubectl" | sha256sum)
+if [ "${served%% *}" != "$(sha256sum <"$www/dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubectl" | cut -d' ' -f1)" ]; then
+  echo "run.sh: nginx does not serve the fixtures (see $tmp/nginx/logs/error.log)" >&2
+  exit 1
+fi
+
+mkdir -p "$tmp/work"
+python3 - "$www" "$port" "$tmp/work" >"$tmp/vars.json" <<'EOF'
+import hashlib, json, os, sys
+
+www, port, work = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def upstream(rel):
+    with open(os.path.join(www, rel), 'rb') as f:
+        data = f.read()
+    return {'url': 'https://' + rel, 'path': rel, 'sha256': hashlib.sha256(data).hexdigest(),
+            'size': len(data)}
+
+files = [upstream(rel) for rel in (
+    'dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubelet',
+    'dl.k8s.io/release/v1.0.0/bin/linux/amd64/kubectl',
+    'github.com/containernetworking/plugins/releases/download/v1.0.0/cni-plugins-linux-amd64-v1.0.0.tgz',
+    'github.com/etcd-io/etcd/releases/download/v3.0.0/etcd-v3.0.0-linux-amd64.tar.gz',
+)]
+files[3]['path'] = 'custom/etcd.tar.gz'  # an explicit `path` instead of <host>/<url path>
+items = [{'url': f['url'], 'checksum': 'sha256:' + f['sha256']} for f in files]
+items[3]['path'] = files[3]['path']
+
+bad = upstream('github.com/opencontainers/runc/releases/download/v1.0.0/runc.amd64')
+bad['checksum'] = 'sha256:' + '0' * 64
+
+json.dump({
+    'fft_work': work,
+    'fft_mirrors': [
+        {'prefix': 'https://dl.k8s.io', 'replace': 'http://127.0.0.1:%s/dl.k8s.io' % port},
+        {'prefix': 'https://github.com', 'replace': 'http://127.0.0.1:%s/github.com' % port},
+    ],
+    'fft_items': items,
+    'fft_expect': files,
+    'fft_plain': upstream('github.com/kubernetes-sigs/cri-tools/releases/download/v1.0.0/crictl-v1.0.0-linux-amd64.tar.gz'),
+    'fft_bad': bad,
+}, sys.stdout, indent=2)
+EOF
+
+# --- documentation -------------------------------------------------------------------------------
+options=(items url checksum path dest concurrency retries timeout validate_certs ca_path
+  url_username url_password headers mirrors prefix replace mode force)
+
+doc_names_every_option() {
+  local out=$tmp/ansible-doc.txt rc=0 opt
+  ansible-doc airgap.kubespray.offline_file_fetch >"$out" 2>&1 || rc=$?
+  cat "$out"
+  [ "$rc" -eq 0 ] || { echo "ansible-doc exited $rc"; return 1; }
+  # The page must come from the installed collection, not from a source checkout.
+  grep -qF "$installed/plugins/modules/offline_file_fetch.py" "$out" ||
+    { echo "page not read from $installed"; return 1; }
+  for opt in "${options[@]}"; do
+    # Option headings look like "- url_password" (2.14) or "url_password" on its own line.
+    grep -Eq "^[[:space:]]*(- |[=-] ?)?${opt}\b" "$out" || { echo "option not documented: $opt"; rc=1; }
+  done
+  return $rc
+}
+
+doc_list_has_module() {
+  local out=$tmp/ansible-doc-l.txt
+  ansible-doc -t module -l airgap.kubespray >"$out" 2>&1 || { cat "$out"; return 1; }
+  cat "$out"
+  # ansible-core 2.14 warns about each binary it cannot read docs from (ansible/ansible#85279):
+  # warnings are tolerated, but the documented name must be listed.
+  grep -Eq '^airgap\.kubespray\.offline_file_fetch[[:space:]]' "$out"
+}
+
+check "ansible-doc names every option" doc_names_every_option
+check "ansible-doc -l lists offline_file_fetch" doc_list_has_module
+
+# --- playbooks -----------------------------------------------------------------------------------
+cd "$tmp/integration"
+playbook() { # playbook LOG_NAME ARGS...: ansible-playbook -vvv with the fixture vars
+  local log=$tmp/logs/$1.vvv.log
+  shift
+  ansible-playbook -vvv -e "@$tmp/vars.json" "$@" >"$log" 2>&1
+  local rc=$?
+  # Task headers and statuses; the full result of failed tasks (up to 40 lines each).
+  awk '/^(fatal|failed):/ { n = 40 }
+       n > 0 { print; if ($0 == "}") n = 0; else n--; next }
+       /^(PLAY|TASK|ok:|changed:|skipping:|\.\.\.ignoring)/ || /^[a-z0-9-]+ +: ok=/' "$log"
+  return $rc
+}
+
+facts_gathered() {
+  playbook site -i localhost, -c local site.yml || return 1
+  # With facts the platform comes from them: no `uname -sm` round-trip.
+  if grep -q "uname -sm" "$tmp/logs/site.vvv.log"; then
+    echo "uname -sm ran although facts were gathered"
+    return 1
+  fi
+  # `become: true` ran the binary through sudo.
+  grep -Eq "EXEC /bin/sh -c 'sudo .*-u root .*AnsiballZ_offline_file_fetch_linux_" "$tmp/logs/site.vvv.log" ||
+    { echo "no sudo-wrapped run of the binary in the log"; return 1; }
+}
+
+dispatch() {
+  playbook dispatch -i inventory.ini dispatch.yml || return 1
+  # node1 gathered no facts: the platform must have come from uname over the connection.
+  grep -q "uname -sm" "$tmp/logs/dispatch.vvv.log" || { echo "uname -sm never ran"; return 1; }
+}
+
+missing_binary() {
+  rm -rf "$tmp/collections-noarm"
+  cp -a "$tmp/collections" "$tmp/collections-noarm"
+  rm "$tmp/collections-noarm/ansible_collections/airgap/kubespray/plugins/modules/offline_file_fetch_linux_arm64"
+  ANSIBLE_COLLECTIONS_PATH=$tmp/collections-noarm ANSIBLE_COLLECTIONS_PATHS=$tmp/collections-noarm \
+    playbook missing_binary -i inventory.ini missing_binary.yml
+}
+
+check "offline_file_fetch target (facts gathered)" facts_gathered
+check "dispatch: uname, unsupported, delegate_to" dispatch
+check "dispatch: missing per-arch binary" missing_binary
+
+# --- summary -------------------------------------------------------------------------------------
+echo
+echo "ansible-core: $(ansible --version 2>/dev/null | sed -n 1p)"
+echo "PASS: ${#passed[@]}  FAIL: ${#failed[@]}"
+for name in "${failed[@]}"; do
+  echo "  FAIL: $name"
+done
+[ ${#failed[@]} -eq 0 ]

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 host (run as root; safe to re-run) for the tests, benchmarks and CI:
+# installs ansible-core, nginx, sudo and the usual tools from Debian's archive. Go is expected
+# at /usr/local/go (scripts add /usr/local/go/bin to PATH themselves).
+#
+# The system nginx service is stopped and disabled: tests start their own throw-away nginx
+# on 127.0.0.1 through tests/lib/nginx.sh.
+#
+#   AIRGAP_SKIP_APT=1 tests/setup-host.sh   # skip apt-get when every package is already installed
+set -euo pipefail
+
+packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-host.sh: run as root" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${AIRGAP_SKIP_APT:-0}" = 1 ] && [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-host.sh: all packages present, skipping apt (AIRGAP_SKIP_APT=1)"
+else
+  export DEBIAN_FRONTEND=noninteractive
+  # policy-rc.d exit 101 keeps the nginx package from starting its service while installing.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+  fi
+  trap 'if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
+  apt-get update
+  apt-get install -y --no-install-recommends "${packages[@]}"
+fi
+
+# Whatever the package did, the system nginx must not run or start at boot.
+if command -v service >/dev/null 2>&1; then
+  service nginx stop >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/nginx ]; then
+  update-rc.d nginx disable >/dev/null 2>&1 || true
+fi
+
+export PATH=/usr/local/go/bin:$PATH
+if command -v go >/dev/null 2>&1; then
+  echo "setup-host.sh: $(go version)"
+else
+  echo "setup-host.sh: warning: go not found at /usr/local/go/bin (needed for make build)" >&2
+fi
+echo "setup-host.sh: $(ansible --version 2>/dev/null | sed -n 1p)"
+echo "setup-host.sh: ready"
