@@ -52,7 +52,10 @@ var Module = &module.Module{
 		}},
 		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify TLS certificates. Turn off only for a mirror you trust."}},
 		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust, beside the system ones (a corporate proxy's CA, a private mirror's CA)."}},
-		{Name: "url_username", Description: []string{"User name for HTTP basic authentication."}},
+		{Name: "url_username", Description: []string{
+			"User name for HTTP basic authentication.",
+			"Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(mirrors)), never to a host a redirect leads to.",
+		}},
 		{Name: "url_password", NoLog: true, Description: []string{"Password for HTTP basic authentication."}},
 		{Name: "headers", Type: module.TypeDict, Description: []string{"Extra HTTP headers to send with every request."}},
 		{Name: "mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{

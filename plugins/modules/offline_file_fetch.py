@@ -77,6 +77,7 @@ options:
   url_username:
     description:
       - User name for HTTP basic authentication.
+      - Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(mirrors)), never to a host a redirect leads to.
     type: str
   url_password:
     description:

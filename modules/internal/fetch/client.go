@@ -119,3 +119,30 @@ func (b *idleBody) Close() error {
 	})
 	return err
 }
+
+// scoped adds extra headers and basic auth to requests for the given hosts only, so that a
+// redirect to another host (a CDN, object storage) never receives the credentials.
+type scoped struct {
+	next       http.RoundTripper
+	hosts      map[string]bool
+	header     http.Header
+	user, pass string
+}
+
+func (s *scoped) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := s.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if !s.hosts[req.URL.Host] {
+		return next.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	for k, vs := range s.header {
+		r.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	if s.user != "" || s.pass != "" {
+		r.SetBasicAuth(s.user, s.pass)
+	}
+	return next.RoundTrip(r)
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -41,13 +42,15 @@ type Options struct {
 	Retries     int           // further attempts after a failed one; if < 0, 0
 	Backoff     time.Duration // wait before the first retry, doubled after each; if <= 0, 1s
 	Client      *http.Client  // if nil, NewHTTPClient(ClientOptions{})
-	Header      http.Header   // extra request headers
-	Username    string        // HTTP basic auth, with Password
-	Password    string
-	Mirrors     []Mirror
-	Mode        os.FileMode // permissions of fetched files; if 0, 0644
-	Force       bool        // fetch again even when a verified file is in place
-	DryRun      bool        // check mode: report what would be fetched, write nothing
+	// Header, and HTTP basic auth from Username and Password, are sent only to the hosts the
+	// items are fetched from (after Mirrors), never to a host a redirect leads to.
+	Header   http.Header
+	Username string
+	Password string
+	Mirrors  []Mirror
+	Mode     os.FileMode // permissions of fetched files; if 0, 0644
+	Force    bool        // fetch again even when a verified file is in place
+	DryRun   bool        // check mode: report what would be fetched, write nothing
 	// OnProgress, if set, is called about twice a second while downloads run.
 	OnProgress func(Progress)
 }
@@ -119,6 +122,7 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 	}
 	rep := &Report{Items: make([]ItemResult, len(items))}
 	jobs := f.plan(items, rep.Items)
+	f.scopeCredentials(items, jobs)
 
 	stopProgress := f.watch(len(items))
 	work := make(chan int)
@@ -243,6 +247,24 @@ func (f *fetcher) plan(items []Item, results []ItemResult) []int {
 		jobs = append(jobs, i)
 	}
 	return jobs
+}
+
+// scopeCredentials makes the client add Header and basic auth to requests for the hosts of
+// the items' fetch URLs only.
+func (f *fetcher) scopeCredentials(items []Item, jobs []int) {
+	if len(f.opts.Header) == 0 && f.opts.Username == "" && f.opts.Password == "" {
+		return
+	}
+	hosts := map[string]bool{}
+	for _, i := range jobs {
+		if u, err := url.Parse(Rewrite(items[i].URL, f.opts.Mirrors)); err == nil {
+			hosts[u.Host] = true
+		}
+	}
+	c := *f.opts.Client
+	c.Transport = &scoped{next: c.Transport, hosts: hosts, header: f.opts.Header,
+		user: f.opts.Username, pass: f.opts.Password}
+	f.grab.HTTPClient = &c
 }
 
 func itemPath(it Item) (string, error) {
@@ -396,14 +418,6 @@ func (f *fetcher) get(ctx context.Context, rawURL, part string) (*grab.Response,
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	req = req.WithContext(ctx)
-	for k, vs := range f.opts.Header {
-		for _, v := range vs {
-			req.HTTPRequest.Header.Add(k, v)
-		}
-	}
-	if f.opts.Username != "" || f.opts.Password != "" {
-		req.HTTPRequest.SetBasicAuth(f.opts.Username, f.opts.Password)
-	}
 	req.BeforeCopy = func(resp *grab.Response) error {
 		if resp.DidResume && resp.HTTPResponse.StatusCode != http.StatusPartialContent {
 			return ErrRangeIgnored

@@ -515,3 +515,49 @@ func TestParseChecksum(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialsStayOnTheItemsHost(t *testing.T) {
+	data := blob(t, 64<<10)
+	var leaked atomic.Int64
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" || r.Header.Get("X-Token") != "" {
+			leaked.Add(1)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	}))
+	defer cdn.Close()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); !ok || r.Header.Get("X-Token") != "t" {
+			http.Error(w, "denied", http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, cdn.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer origin.Close()
+
+	dest := t.TempDir()
+	// A partial file makes the download resume: a HEAD first, then a GET sent straight to
+	// the URL the HEAD was redirected to.
+	part := fetch.PartialPath(dest, "f")
+	if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, data[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(dest)
+	o.Username, o.Password, o.Header = "u", "p", http.Header{"X-Token": {"t"}}
+	items := []fetch.Item{{URL: origin.URL + "/f", Checksum: sum(data), Path: "f"}, {URL: origin.URL + "/g", Checksum: sum(data), Path: "g"}}
+	rep, err := fetch.Fetch(context.Background(), items, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range rep.Items {
+		if it.Status != fetch.StatusFetched {
+			t.Fatalf("item = %+v", it)
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("%d requests to the redirect target carried the credentials", n)
+	}
+}

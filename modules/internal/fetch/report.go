@@ -41,7 +41,7 @@ func (r *Report) Summary() string {
 	if would > 0 || (t.Fetched == 0 && t.Failed == 0 && t.Skipped < t.Items) {
 		s = fmt.Sprintf("would fetch %d, skipped %d, failed %d of %d items", would, t.Skipped, t.Failed, t.Items)
 	} else {
-		s = fmt.Sprintf("fetched %d, skipped %d, failed %d of %d items (%s in %.1fs)",
+		s = fmt.Sprintf("fetched %d, skipped %d, failed %d of %d items (%s in %.2fs)",
 			t.Fetched, t.Skipped, t.Failed, t.Items, progress.Bytes(t.Bytes), t.Seconds)
 	}
 	fails := r.Failures()

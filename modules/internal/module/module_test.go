@@ -89,9 +89,9 @@ func TestValidateErrors(t *testing.T) {
 		{"missing", map[string]any{}, []string{"missing required arguments: name"}},
 		{"null is missing", map[string]any{"name": nil}, []string{"missing required arguments: name"}},
 		{"int", map[string]any{"name": "x", "count": "many"},
-			[]string{"argument 'count' is of type str and we were unable to convert to int"}},
+			[]string{"argument 'count' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int"}},
 		{"bool", map[string]any{"name": "x", "enabled": "maybe"},
-			[]string{"argument 'enabled' is of type str", "not a valid boolean"}},
+			[]string{"argument 'enabled' is of type <class 'str'>", "not a valid boolean"}},
 		{"choices", map[string]any{"name": "x", "state": "gone"},
 			[]string{"value of state must be one of: present, absent, got: gone"}},
 		{"exclusive", map[string]any{"name": "x", "password": "p", "token": "t"},
@@ -101,9 +101,9 @@ func TestValidateErrors(t *testing.T) {
 		{"sub unknown", map[string]any{"name": "x", "items": []any{map[string]any{"url": "u", "sha": "c"}}},
 			[]string{"Unsupported parameters for (demo) module: items.sha"}},
 		{"element not dict", map[string]any{"name": "x", "items": []any{json.Number("3")}},
-			[]string{"Elements value for option 'items' is of type int and we were unable to convert to dict"}},
+			[]string{"Elements value for option 'items' is of type <class 'int'> and we were unable to convert to dict"}},
 		{"list", map[string]any{"name": "x", "tags": map[string]any{}},
-			[]string{"argument 'tags' is of type dict and we were unable to convert to list"}},
+			[]string{"argument 'tags' is of type <class 'dict'> and we were unable to convert to list"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := module.Validate("demo", spec, tc.raw)

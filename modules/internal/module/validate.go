@@ -200,7 +200,7 @@ func (v *validator) scalar(name string, val any, t Type, where string) (any, err
 			v.warnings = append(v.warnings, fmt.Sprintf(
 				"The value %s (type %s) in a string field%s was converted to '%s' (type str). "+
 					"If this does not look like what you expect, quote the entire value to ensure it does not change.",
-				s, pyType(val), foundIn(qualify(where, name)), s))
+				s, pyName(val), foundIn(qualify(where, name)), s))
 		}
 		if t == TypePath {
 			return expandPath(s), nil
@@ -253,9 +253,12 @@ func supported(opts []Option) string {
 	return strings.Join(names, ", ") + "."
 }
 
-// pyType names a value's type as Python would, since users read these messages next to
-// messages from Python modules.
-func pyType(val any) string {
+// pyType names a value's type as Python prints it ("<class 'str'>"), since users read these
+// messages next to the same messages from Python modules.
+func pyType(val any) string { return "<class '" + pyName(val) + "'>" }
+
+// pyName is the bare Python type name of a value.
+func pyName(val any) string {
 	switch val.(type) {
 	case nil:
 		return "NoneType"
