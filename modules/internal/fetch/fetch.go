@@ -227,7 +227,9 @@ func (f *fetcher) plan(items []Item, results []ItemResult) []int {
 		rel, err := itemPath(it)
 		if err == nil {
 			r.Path = rel
-			r.Dest, err = within(f.dest, rel)
+			if r.Dest, err = within(f.dest, rel); err != nil {
+				err = fmt.Errorf("%s: %w", it.URL, err)
+			}
 		}
 		if err == nil {
 			if j, seen := first[rel]; seen {
@@ -235,7 +237,7 @@ func (f *fetcher) plan(items []Item, results []ItemResult) []int {
 					f.dupOf[i] = j
 					continue
 				}
-				err = fmt.Errorf("path %s is also the destination of %s: %w", rel, items[j].URL, ErrConflict)
+				err = fmt.Errorf("%s: path %s is also the destination of %s: %w", it.URL, rel, items[j].URL, ErrConflict)
 			} else {
 				first[rel] = i
 			}
@@ -272,9 +274,13 @@ func itemPath(it Item) (string, error) {
 		return "", errors.New("item has no url")
 	}
 	if it.Path != "" {
-		return CleanPath(it.Path)
+		rel, err := CleanPath(it.Path)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", it.URL, err)
+		}
+		return rel, nil
 	}
-	return PathFor(it.URL)
+	return PathFor(it.URL) // its errors name the URL
 }
 
 func (f *fetcher) resolveDuplicates(results []ItemResult) {

@@ -60,6 +60,18 @@ func newUpstream(t *testing.T, files map[string][]byte) *upstream {
 	return u
 }
 
+// seedPartial leaves a partial download for rel behind, as an interrupted run would.
+func seedPartial(t *testing.T, dest, rel string, data []byte) {
+	t.Helper()
+	part := fetch.PartialPath(dest, rel)
+	if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func opts(dest string) fetch.Options {
 	return fetch.Options{Dest: dest, Retries: 2, Backoff: 10 * time.Millisecond}
 }
@@ -216,14 +228,7 @@ func TestFetchRestartsWhenRangeIgnored(t *testing.T) {
 			}))
 			defer srv.Close()
 			dest := t.TempDir()
-			// A partial download left behind by a run interrupted after 1000 bytes.
-			part := fetch.PartialPath(dest, "f")
-			if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(part, data[:1000], 0o644); err != nil {
-				t.Fatal(err)
-			}
+			seedPartial(t, dest, "f", data[:1000])
 			o := opts(dest)
 			o.Retries = 0
 			rep, err := fetch.Fetch(context.Background(), []fetch.Item{{URL: srv.URL + "/f", Checksum: sum(data), Path: "f"}}, o)
@@ -364,6 +369,9 @@ func TestFetchRejectsPathEscapes(t *testing.T) {
 	for i, it := range rep.Items {
 		if it.Status != fetch.StatusFailed {
 			t.Errorf("item %d (%s %s) = %s, want failed", i, items[i].URL, items[i].Path, it.Status)
+		}
+		if !strings.Contains(it.Msg, items[i].URL) || !errors.Is(it.Err(), fetch.ErrUnsafePath) && i < 7 {
+			t.Errorf("item %d: msg %q should name the URL (and be ErrUnsafePath)", i, it.Msg)
 		}
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -538,13 +546,7 @@ func TestCredentialsStayOnTheItemsHost(t *testing.T) {
 	dest := t.TempDir()
 	// A partial file makes the download resume: a HEAD first, then a GET sent straight to
 	// the URL the HEAD was redirected to.
-	part := fetch.PartialPath(dest, "f")
-	if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(part, data[:1000], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	seedPartial(t, dest, "f", data[:1000])
 	o := opts(dest)
 	o.Username, o.Password, o.Header = "u", "p", http.Header{"X-Token": {"t"}}
 	items := []fetch.Item{{URL: origin.URL + "/f", Checksum: sum(data), Path: "f"}, {URL: origin.URL + "/g", Checksum: sum(data), Path: "g"}}
