@@ -59,7 +59,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	}
 	header := http.Header{}
 	for k, v := range a.Headers {
-		header.Set(k, fmt.Sprint(v))
+		header.Set(k, headerValue(v))
 	}
 	line := progress.NewLine(inv.Progress)
 	rep, err := fetch.Fetch(ctx, a.Items, fetch.Options{
@@ -110,6 +110,14 @@ func parseMode(v any) (os.FileMode, error) {
 		return os.FileMode(n) & os.ModePerm, nil
 	}
 	return 0, fmt.Errorf("mode %v: want an octal mode such as '0644'", v)
+}
+
+// headerValue formats a header value; JSON numbers arrive as float64 and must not become "1e+06".
+func headerValue(v any) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 func activeNote(urls []string) string {

@@ -33,19 +33,22 @@ func (m *Module) runCLI(ctx context.Context, args []string, stdout, stderr io.Wr
 	verbose := fs.CountP("verbose", "v", "more output")
 	docStub := fs.Bool("doc-stub", false, "print the Ansible documentation stub and exit")
 	_ = fs.MarkHidden("doc-stub")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s: %s\n\nUsage: %s [flags]\n   or: %s ARGS_FILE   (as an Ansible module)\n\nFlags:\n%s",
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "%s: %s\n\nUsage: %s [flags]\n   or: %s ARGS_FILE   (as an Ansible module)\n\nFlags:\n%s",
 			m.Name, m.Doc.ShortDescription, m.Name, m.Name, fs.FlagUsages())
 	}
+	fs.Usage = func() {} // errors and --help are reported below
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
+			usage(stdout)
 			return 0
 		}
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", m.Name, err, m.Name)
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q (an args file must be the only argument)\n", m.Name, fs.Arg(0))
-		fs.Usage()
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (an args file must be the only argument)\nRun '%s --help' for usage.\n",
+			m.Name, fs.Arg(0), m.Name)
 		return 2
 	}
 	if *docStub {
