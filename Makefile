@@ -7,6 +7,7 @@
 #   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible)
 #   make demo            a local demo on loopback
 #   make bench-files     offline_file_fetch against wget -x and curl loops
+#   make bench-manifest  the manifest playbook against its 15 s budget
 
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
@@ -23,7 +24,7 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w -buildid='
 BINARIES := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration lint demo bench-files clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest lint demo bench-files bench-manifest clean
 
 all: build
 
@@ -60,7 +61,7 @@ lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint test-go check-docs test-integration
+test: lint test-go check-docs test-integration test-manifest
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -68,11 +69,17 @@ test-go:
 test-integration: collection
 	AIRGAP_SKIP_BUILD=1 tests/integration/run.sh
 
+test-manifest: collection
+	python3 -m unittest discover -s tests/manifest -v
+
 demo: collection
 	tests/demo/run.sh
 
 bench-files:
 	tests/bench/files.sh
+
+bench-manifest: collection
+	tests/bench/manifest.sh
 
 clean:
 	rm -rf build $(BINARIES)

@@ -1,0 +1,388 @@
+"""Tests of the airgap.kubespray.manifest playbook against Kubespray's real variable files.
+
+For every Kubespray release under shared/kubespray/ (AIRGAP_KUBESPRAY_RELEASES), the playbook runs
+from the installed collection with the sample group_vars and shared/kubespray/hosts.yaml, in
+several inventory variants. Expected sets come from an independent reading of the release's
+download.yml (PyYAML, looking at each entry's `enabled` expression), never from pasted lists.
+
+    python3 -m unittest discover -s tests/manifest -v      (make test-manifest)
+
+Needs build/airgap-kubespray-*.tar.gz (make collection) and tests/setup-host.sh's packages.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+SHARED = os.environ.get('AIRGAP_KUBESPRAY_RELEASES', os.path.join(REPO, '..', 'shared', 'kubespray'))
+NGINX = os.path.join(REPO, 'tests', 'lib', 'nginx.sh')
+TMP = None
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+RELEASES = sorted(d for d in glob.glob(os.path.join(SHARED, 'v*')) if os.path.isdir(d))
+
+
+def setUpModule():
+    global TMP
+    if not RELEASES:
+        raise RuntimeError('no Kubespray releases under %s (set AIRGAP_KUBESPRAY_RELEASES)' % SHARED)
+    tarballs = glob.glob(os.path.join(REPO, 'build', 'airgap-kubespray-*.tar.gz'))
+    if len(tarballs) != 1:
+        raise RuntimeError('run `make collection` first: want one build/airgap-kubespray-*.tar.gz')
+    TMP = tempfile.mkdtemp(prefix='airgap-manifest.')
+    os.chmod(TMP, 0o755)  # nginx workers run unprivileged
+    subprocess.run(['ansible-galaxy', 'collection', 'install', '--force', '-p', os.path.join(TMP, 'collections'),
+                    tarballs[0]], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def tearDownModule():
+    if TMP and not os.environ.get('AIRGAP_KEEP_TMP'):
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+# -- an independent reading of Kubespray's download.yml ---------------------------------------------
+
+def downloads_of(release):
+    with open(os.path.join(release, 'roles/kubespray_defaults/defaults/main/download.yml')) as f:
+        return yaml.safe_load(f)['downloads']
+
+
+def enabled_expr(entry):
+    return str(entry.get('enabled', False))
+
+
+def keys_where(release, pattern):
+    """downloads keys whose `enabled` expression matches pattern (a regex)."""
+    return {k for k, v in downloads_of(release).items() if re.search(pattern, enabled_expr(v))}
+
+
+# -- running the playbook ---------------------------------------------------------------------------
+
+def make_inventory(release, name, changes=()):
+    """A copy of the release's sample group_vars with hosts.yaml; changes are (file, var, value)
+    set in that group_vars file (replacing the variable's line, or appended)."""
+    inv = os.path.join(TMP, os.path.basename(release), name, 'inventory')
+    shutil.rmtree(inv, ignore_errors=True)
+    shutil.copytree(os.path.join(release, 'inventory', 'sample', 'group_vars'), os.path.join(inv, 'group_vars'))
+    for root, dirs, files in os.walk(inv):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    shutil.copy(os.path.join(SHARED, 'hosts.yaml'), os.path.join(inv, 'hosts.yaml'))
+    for rel, var, value in changes:
+        path = os.path.join(inv, 'group_vars', rel)
+        text = '---\n'
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+        line = '%s: %s' % (var, json.dumps(value))
+        text, n = re.subn(r'(?m)^%s:.*$' % re.escape(var), line.replace('\\', '\\\\'), text)
+        if not n:
+            text = text.rstrip('\n') + '\n' + line + '\n'
+        with open(path, 'w') as f:
+            f.write(text)
+    return inv
+
+
+def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True):
+    out = os.path.join(os.path.dirname(inv), 'out')
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
+               ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
+    open(env['ANSIBLE_CONFIG'], 'a').close()
+    args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.manifest',
+            '-e', 'airgap_kubespray_dir=%s' % (kubespray_dir or release), '-e', 'airgap_manifest_dir=%s' % out]
+    for k, v in (extra or {}).items():
+        args += ['-e', json.dumps({k: v})]
+    start = time.monotonic()
+    p = subprocess.run(args, env=env, cwd=os.path.dirname(inv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    elapsed = time.monotonic() - start
+    if check and p.returncode != 0:
+        raise AssertionError('manifest playbook failed (%s):\n%s' % (p.returncode, p.stdout[-4000:]))
+    if not check:
+        return p
+    with open(os.path.join(out, 'manifest.yaml')) as f:
+        manifest = yaml.safe_load(f)
+    with open(os.path.join(out, 'files.list')) as f:
+        files_list = f.read()
+    with open(os.path.join(out, 'images.list')) as f:
+        images_list = f.read()
+    return manifest, files_list, images_list, elapsed, out
+
+
+_SAMPLES = {}
+
+
+def sample_manifest(release):
+    """The manifest of the unchanged sample inventory (one run per release)."""
+    if release not in _SAMPLES:
+        _SAMPLES[release] = run_manifest(release, make_inventory(release, 'sample'))
+    return _SAMPLES[release]
+
+
+def names(items):
+    return {i['name'] for i in items}
+
+
+KUBEADM = {'kube_apiserver', 'kube_controller_manager', 'kube_scheduler', 'kube_proxy'}
+
+
+class ManifestPerRelease(unittest.TestCase):
+    """Each test runs once per release, as a subTest."""
+
+    def each(self):
+        for release in RELEASES:
+            with self.subTest(release=os.path.basename(release)):
+                yield release
+
+    def test_sample_inventory(self):
+        for release in self.each():
+            m, files_list, images_list, elapsed, _ = sample_manifest(release)
+            print('\n  %s sample: %d files, %d images in %.1fs' % (
+                os.path.basename(release), len(m['files']), len(m['images']), elapsed), file=sys.stderr)
+            self.assertEqual(m['version'], 1)
+            self.assertEqual(m['arches'], ['amd64'])
+            self.assertEqual(m['hosts'], ['node1', 'node2', 'node3'])
+            self.assertRegex(str(m['kube_version']), r'^v?\d+\.\d+\.\d+$')
+            for f in m['files']:
+                self.assertRegex(f['checksum'], r'^sha256:[0-9a-f]{64}$', f['name'])
+                self.assertEqual(f['path'], re.sub(r'^https?://', '', f['url']), f['name'])
+                self.assertEqual(f['arches'], ['amd64'])
+                self.assertNotIn('arm64', f['url'])
+            # The sample: calico, containerd, etcd on the host.
+            calico = keys_where(release, r"kube_network_plugin (==|in) \[?'calico'")
+            cilium = keys_where(release, r"kube_network_plugin == 'cilium'")
+            flannel = keys_where(release, r"kube_network_plugin == 'flannel'")
+            present = names(m['files']) | names(m['images'])
+            self.assertTrue(calico & present, 'no calico item in the sample manifest')
+            self.assertFalse((cilium | flannel) & present, 'a disabled network plugin is listed')
+            self.assertFalse(keys_where(release, r"container_manager == 'crio'") & present)
+            self.assertIn('containerd', names(m['files']))
+            self.assertIn('etcd', names(m['files']), 'etcd_deployment_type: host lists the etcd binary')
+            self.assertNotIn('etcd', names(m['images']))
+            self.assertTrue(KUBEADM <= names(m['images']), 'the images kubeadm pulls are listed')
+            self.assertFalse(any(f.get('extra') for f in m['files']), 'no cilium extras without cilium')
+            # Entries switched by a single boolean variable appear only when it is true.
+            for key, entry in downloads_of(release).items():
+                single = re.fullmatch(r'\{\{\s*(\w+)\s*\}\}', enabled_expr(entry).strip())
+                if single and key in present:
+                    self.assertTrue(self.sample_value(release, single.group(1)), '%s is listed but %s is off'
+                                    % (key, single.group(1)))
+            for img in m['images']:
+                self.assertEqual(img['source'], '%s:%s' % (img['repo'], img['tag']))
+                self.assertTrue(img['target'] and not img['target'].startswith(('registry.k8s.io', 'quay.io', 'docker.io')),
+                                'target of %s: %r' % (img['source'], img['target']))
+                self.assertTrue(img['source'].endswith('/' + img['target'] + ':' + img['tag']), img)
+            self.assertEqual({m_['name'] for m_ in m['mirror_images']}, {'registry', 'nginx'})
+            # contrib/offline formats.
+            self.assertEqual(files_list.splitlines(), sorted({f['url'] for f in m['files']}))
+            self.assertEqual(images_list.splitlines(), sorted({i['source'] for i in m['images']}))
+            if os.path.basename(release) == 'v2.31.0':
+                self.assertEqual((len(m['files']), len(m['images'])), (11, 12),
+                                 'Kubespray 2.31.0 enables 11 files and 12 images by default')
+
+    def sample_value(self, release, var):
+        """A variable's value as the sample inventory sets it, else its role default."""
+        for path in sorted(glob.glob(os.path.join(release, 'inventory/sample/group_vars/*/*.yml'))) + \
+                sorted(glob.glob(os.path.join(release, 'roles/kubespray_defaults/defaults/main/*.yml'))):
+            with open(path) as f:
+                data = yaml.safe_load(f) or {}
+            if var in data:
+                return data[var]
+        return None
+
+    def test_cilium_swaps_calico(self):
+        for release in self.each():
+            sample = sample_manifest(release)[0]
+            inv = make_inventory(release, 'cilium', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')])
+            m = run_manifest(release, inv)[0]
+            present = names(m['files']) | names(m['images'])
+            calico = keys_where(release, r"kube_network_plugin (==|in) \[?'calico'")
+            cilium = keys_where(release, r"kube_network_plugin == 'cilium'")
+            self.assertFalse(calico & present, 'calico items remain: %s' % (calico & present))
+            self.assertTrue(cilium <= present, 'missing cilium items: %s' % (cilium - present))
+            before = names(sample['files']) | names(sample['images'])
+            self.assertEqual(present - before - {'cilium_helm_index', 'cilium_helm_chart'}, cilium & present)
+            extras = {f['name']: f for f in m['files'] if f.get('extra')}
+            self.assertEqual(set(extras), {'cilium_helm_index', 'cilium_helm_chart'})
+            self.assertEqual(extras['cilium_helm_index']['path'], 'helm.cilium.io/index.yaml')
+
+    def test_flannel_with_helm(self):
+        for release in self.each():
+            inv = make_inventory(release, 'flannel', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'flannel'),
+                                                      ('k8s_cluster/addons.yml', 'helm_enabled', True)])
+            m = run_manifest(release, inv)[0]
+            present = names(m['files']) | names(m['images'])
+            self.assertTrue(keys_where(release, r"kube_network_plugin == 'flannel'") <= present)
+            self.assertTrue(keys_where(release, r'helm_enabled') & present, 'helm is enabled but not listed')
+            self.assertFalse(keys_where(release, r"kube_network_plugin (==|in) \[?'calico'") & present)
+
+    def test_crio(self):
+        for release in self.each():
+            inv = make_inventory(release, 'crio', [('k8s_cluster/k8s-cluster.yml', 'container_manager', 'crio')])
+            m = run_manifest(release, inv)[0]
+            present = names(m['files']) | names(m['images'])
+            self.assertTrue(keys_where(release, r"container_manager == 'crio'") <= present)
+            self.assertFalse(keys_where(release, r"container_manager == 'containerd'") & present)
+
+    def test_etcd_kubeadm(self):
+        for release in self.each():
+            inv = make_inventory(release, 'etcd-kubeadm', [('all/etcd.yml', 'etcd_deployment_type', 'kubeadm')])
+            m = run_manifest(release, inv)[0]
+            self.assertIn('etcd', names(m['images']))
+            self.assertNotIn('etcd', names(m['files']))
+
+    def test_amd64_and_arm64(self):
+        for release in self.each():
+            inv = make_inventory(release, 'multiarch')
+            m, _, _, elapsed, _ = run_manifest(release, inv, extra={'airgap_arches': ['amd64', 'arm64']})
+            single = sample_manifest(release)[0]
+            self.assertEqual(m['arches'], ['amd64', 'arm64'])
+            per_arch = {}
+            for f in m['files']:
+                for a in f['arches']:
+                    per_arch.setdefault(a, set()).add(f['name'])
+                if f['arches'] == ['arm64']:
+                    self.assertRegex(f['url'], 'arm64|aarch64', f['name'])
+                    self.assertNotIn('amd64', f['url'])
+                elif f['arches'] == ['amd64']:
+                    self.assertNotRegex(f['url'], 'arm64|aarch64')
+                else:  # the same URL for both: an arch-independent file
+                    self.assertNotRegex(f['url'], 'amd64|arm64|x86_64|aarch64', f['name'])
+            self.assertEqual(per_arch['amd64'], per_arch['arm64'], 'every file is listed for both arches')
+            self.assertEqual(per_arch['amd64'], names(single['files']))
+            for img in m['images']:
+                self.assertEqual(img['arches'], ['amd64', 'arm64'], img['source'])
+
+    def test_scope_all_covers_generate_list(self):
+        for release in self.each():
+            inv = make_inventory(release, 'all')
+            m, files_list, _, _, out = run_manifest(release, inv, extra={'airgap_manifest_scope': 'all'})
+            enabled = sample_manifest(release)[0]
+            # generate_list.sh lists every download with a url, and every one with a repo, plus kubeadm's images.
+            with_url = {k for k, v in downloads_of(release).items() if 'url' in v}
+            with_repo = {k for k, v in downloads_of(release).items() if 'repo' in v}
+            self.assertTrue(with_url <= names(m['files']), 'missing files: %s' % (with_url - names(m['files'])))
+            self.assertTrue(with_repo | KUBEADM <= names(m['images']),
+                            'missing images: %s' % ((with_repo | KUBEADM) - names(m['images'])))
+            self.assertTrue({f['url'] for f in enabled['files']} <= {f['url'] for f in m['files']})
+            self.assertTrue({i['source'] for i in enabled['images']} <= {i['source'] for i in m['images']})
+            # The layout rule is the Go module's: its --check run reports the same paths.
+            self.assert_same_paths_as_fetch(m, out)
+
+    def assert_same_paths_as_fetch(self, manifest, out):
+        binary = glob.glob(os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/plugins/modules/'
+                                             'offline_file_fetch_linux_amd64'))[0]
+        p = subprocess.run([binary, '--list', os.path.join(out, 'files.list'), '--dest', os.path.join(out, 'x'),
+                            '--check'], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+        fetched = {i['url']: i['path'] for i in json.loads(p.stdout)['items']}
+        for f in manifest['files']:
+            self.assertEqual(fetched[f['url']], f['path'])
+
+
+class ManifestErrors(unittest.TestCase):
+    release = RELEASES[-1] if RELEASES else None
+
+    def test_kubespray_tasks_never_run(self):
+        # A real checkout's kubespray_defaults has tasks (fact gathering on the nodes) and may
+        # depend on other roles: loading its variables must run none of them.
+        fake = os.path.join(TMP, 'with-tasks')
+        shutil.rmtree(fake, ignore_errors=True)
+        shutil.copytree(os.path.join(self.release, 'roles'), os.path.join(fake, 'roles'))
+        boom = '- name: Must not run\n  ansible.builtin.fail:\n    msg: a Kubespray task ran\n'
+        for role in ('kubespray_defaults', 'download'):
+            os.makedirs(os.path.join(fake, 'roles', role, 'tasks'), exist_ok=True)
+            with open(os.path.join(fake, 'roles', role, 'tasks', 'main.yml'), 'w') as f:
+                f.write(boom)
+        os.makedirs(os.path.join(fake, 'roles', 'kubespray_defaults', 'meta'), exist_ok=True)
+        with open(os.path.join(fake, 'roles', 'kubespray_defaults', 'meta', 'main.yml'), 'w') as f:
+            f.write('dependencies:\n  - role: download\n    skip_downloads: true\n')
+        m = run_manifest(self.release, make_inventory(self.release, 'with-tasks'), kubespray_dir=fake)[0]
+        self.assertEqual(names(m['files']), names(sample_manifest(self.release)[0]['files']))
+
+    def test_kubespray_not_found(self):
+        inv = make_inventory(self.release, 'notfound')
+        p = run_manifest(self.release, inv, kubespray_dir=os.path.join(TMP, 'nowhere'), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('kubespray_defaults was not found', p.stdout)
+        self.assertIn('airgap_kubespray_dir', p.stdout)
+
+    def test_unknown_layout(self):
+        old = os.path.join(TMP, 'old-kubespray', 'roles', 'kubespray_defaults', 'defaults')
+        os.makedirs(old, exist_ok=True)
+        with open(os.path.join(old, 'main.yml'), 'w') as f:
+            f.write('kube_version: v1.20.0\n')
+        inv = make_inventory(self.release, 'layout')
+        p = run_manifest(self.release, inv, kubespray_dir=os.path.join(TMP, 'old-kubespray'), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('lays out its variables differently', p.stdout)
+        self.assertIn('airgap_kubespray_dir', p.stdout)
+
+    def test_download_that_does_not_render(self):
+        inv = make_inventory(self.release, 'badversion', [('k8s_cluster/k8s-cluster.yml', 'kube_version', '1.99.0')])
+        p = run_manifest(self.release, inv, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r'downloads\.\w+\.\w+ \(\{\{ \w+ \}\}\) does not render')
+        self.assertIn("'1.99'", p.stdout, 'the message names the missing key')
+        self.assertIn('kube_version', p.stdout)
+
+
+class ManifestServesKubespray(unittest.TestCase):
+    """The compat files.list, fetched with offline_file_fetch and served by nginx, holds every
+    file at the URL Kubespray computes once offline.yml's base-URL overrides point at it."""
+
+    def test_base_url_overrides_resolve(self):
+        release = [r for r in RELEASES if os.path.basename(r) == 'v2.31.0'] or RELEASES[-1:]
+        release = release[0]
+        m, _, _, _, out = run_manifest(release, make_inventory(release, 'serve'))
+        work = os.path.join(TMP, 'serve')
+        upstream = os.path.join(work, 'upstream')
+        for f in m['files']:  # a stand-in internet holding a dummy of each file
+            path = os.path.join(upstream, f['path'])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as fh:
+                fh.write(f['url'])
+        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(2)]
+        try:
+            subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-up'), upstream, ports[0]], check=True)
+            binary = glob.glob(os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/plugins/'
+                                                 'modules/offline_file_fetch_linux_amd64'))[0]
+            files_dir = os.path.join(work, 'files')
+            subprocess.run([binary, '--list', os.path.join(out, 'files.list'), '--dest', files_dir,
+                            '--mirrors', json.dumps({'prefix': 'https://', 'replace': 'http://127.0.0.1:%s/' % ports[0]})],
+                           check=True, stdout=subprocess.DEVNULL)
+            os.chmod(work, 0o755)
+            subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-files'), files_dir, ports[1]], check=True)
+            files_repo = 'http://127.0.0.1:%s' % ports[1]
+            inv = make_inventory(release, 'offline', [
+                ('all/offline.yml', 'files_repo', files_repo),
+                ('all/offline.yml', 'github_url', '{{ files_repo }}/github.com'),
+                ('all/offline.yml', 'dl_k8s_io_url', '{{ files_repo }}/dl.k8s.io'),
+                ('all/offline.yml', 'storage_googleapis_url', '{{ files_repo }}/storage.googleapis.com'),
+                ('all/offline.yml', 'get_helm_url', '{{ files_repo }}/get.helm.sh'),
+            ])
+            offline = run_manifest(release, inv)[0]
+            self.assertEqual(len(offline['files']), len(m['files']))
+            for f in offline['files']:
+                self.assertTrue(f['url'].startswith(files_repo + '/'), f['url'])
+                with NO_PROXY.open(f['url'], timeout=10) as resp:
+                    body = resp.read().decode()
+                original = {g['name']: g['url'] for g in m['files']}[f['name']]
+                self.assertEqual(body, original, '%s serves %s' % (f['url'], original))
+        finally:
+            for n in ('nginx-up', 'nginx-files'):
+                subprocess.run([NGINX, 'stop', os.path.join(work, n)])
+
+
+if __name__ == '__main__':
+    unittest.main()
