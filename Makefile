@@ -13,7 +13,8 @@ export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
 
 GO          ?= go
-MODULES     := $(patsubst modules/%/main.go,%,$(wildcard modules/offline_*/main.go))
+# Modules in the one multi-call binary plugins/bin/airgap_linux_<arch> (see modules/airgap).
+MODULES     := $(patsubst modules/%/module.go,%,$(wildcard modules/offline_*/module.go))
 ARCHES      := amd64 arm64
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := build/airgap-kubespray-$(VERSION).tar.gz
@@ -21,30 +22,34 @@ MAX_TARBALL := 20000000
 COLLECTIONS_PATH ?= $(HOME)/.ansible/collections
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w -buildid='
 
-BINARIES := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
+BINARIES := $(foreach a,$(ARCHES),plugins/bin/airgap_linux_$(a))
+LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest lint demo bench-files bench-manifest clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest lint demo bench-files bench-manifest bench-images clean
 
 all: build
 
-build: $(BINARIES)
+build: $(BINARIES) $(LINKS)
 
-# plugins/modules/<module>_linux_<arch>
-plugins/modules/%: $(GO_SRC)
-	@m=$$(echo $* | sed 's/_linux_[a-z0-9]*$$//'); a=$$(echo $* | sed 's/.*_linux_//'); \
-	echo "go build $$m linux/$$a"; \
-	GOOS=linux GOARCH=$$a $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/$$m
+plugins/bin/airgap_linux_%: $(GO_SRC)
+	@echo "go build airgap linux/$*"
+	@mkdir -p plugins/bin
+	GOOS=linux GOARCH=$* $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/airgap
+
+# plugins/modules/<module>_linux_<arch> -> ../bin/airgap_linux_<arch> (ansible-galaxy keeps the link)
+$(LINKS): $(BINARIES)
+	@ln -sfn ../bin/airgap_linux_$(lastword $(subst _, ,$@)) $@
 
 docs:
 	@for m in $(MODULES); do \
-		$(GO) run ./modules/$$m --doc-stub > plugins/modules/$$m.py.tmp && mv plugins/modules/$$m.py.tmp plugins/modules/$$m.py; \
+		$(GO) run ./modules/airgap $$m --doc-stub > plugins/modules/$$m.py.tmp && mv plugins/modules/$$m.py.tmp plugins/modules/$$m.py; \
 		echo "wrote plugins/modules/$$m.py"; \
 	done
 
 check-docs:
 	@rc=0; for m in $(MODULES); do \
-		$(GO) run ./modules/$$m --doc-stub | diff -u plugins/modules/$$m.py - >/dev/null \
+		$(GO) run ./modules/airgap $$m --doc-stub | diff -u plugins/modules/$$m.py - >/dev/null \
 			|| { echo "plugins/modules/$$m.py is stale: run 'make docs' and commit it"; rc=1; }; \
 	done; exit $$rc
 
@@ -82,4 +87,4 @@ bench-manifest: collection
 	tests/bench/manifest.sh
 
 clean:
-	rm -rf build $(BINARIES)
+	rm -rf build plugins/bin $(LINKS)

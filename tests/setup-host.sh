@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host (run as root; safe to re-run) for the tests, benchmarks and CI:
-# installs ansible-core, nginx, sudo and the usual tools from Debian's archive. Go is expected
-# at /usr/local/go (scripts add /usr/local/go/bin to PATH themselves).
+# installs ansible-core, nginx, docker-registry, skopeo, podman, sudo and the usual tools from
+# Debian's archive. Go is expected at /usr/local/go (scripts add /usr/local/go/bin to PATH
+# themselves).
 #
-# The system nginx service is stopped and disabled: tests start their own throw-away nginx
-# on 127.0.0.1 through tests/lib/nginx.sh.
+# The system nginx and docker-registry services are stopped and disabled: tests start their own
+# throw-away servers on 127.0.0.1 through tests/lib/nginx.sh and tests/lib/registry.sh.
 #
 #   AIRGAP_SKIP_APT=1 tests/setup-host.sh   # skip apt-get when every package is already installed
 set -euo pipefail
 
-packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make)
+packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
+  docker-registry skopeo podman containerd openssl apache2-utils)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host.sh: run as root" >&2
@@ -27,7 +29,7 @@ if [ "${AIRGAP_SKIP_APT:-0}" = 1 ] && [ ${#missing[@]} -eq 0 ]; then
   echo "setup-host.sh: all packages present, skipping apt (AIRGAP_SKIP_APT=1)"
 else
   export DEBIAN_FRONTEND=noninteractive
-  # policy-rc.d exit 101 keeps the nginx package from starting its service while installing.
+  # policy-rc.d exit 101 keeps the packages from starting their services while installing.
   policy=/usr/sbin/policy-rc.d
   created_policy=0
   if [ ! -e "$policy" ]; then
@@ -40,16 +42,19 @@ else
   apt-get install -y --no-install-recommends "${packages[@]}"
 fi
 
-# Whatever the package did, the system nginx must not run or start at boot.
-if command -v service >/dev/null 2>&1; then
-  service nginx stop >/dev/null 2>&1 || true
-fi
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
-fi
-if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/nginx ]; then
-  update-rc.d nginx disable >/dev/null 2>&1 || true
-fi
+# Whatever the packages did, the system nginx and docker-registry must not run or start at boot:
+# tests start their own on 127.0.0.1 (tests/lib/nginx.sh, tests/lib/registry.sh).
+for svc in nginx docker-registry; do
+  if command -v service >/dev/null 2>&1; then
+    service "$svc" stop >/dev/null 2>&1 || true
+  fi
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1 && [ -e "/etc/init.d/$svc" ]; then
+    update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  fi
+done
 
 export PATH=/usr/local/go/bin:$PATH
 if command -v go >/dev/null 2>&1; then

@@ -26,7 +26,7 @@
 #   BENCH_REPS   unthrottled repetitions, median taken                  (3)
 #   BENCH_RATE   nginx limit_rate for the throttled pass                 (20m)
 #   FETCH_BIN    a prebuilt offline_file_fetch for this host; if unset it is built from
-#                ./modules/offline_file_fetch into BENCH_DIR/bin
+#                ./modules/airgap (the multi-call binary, named offline_file_fetch) into BENCH_DIR/bin
 #   FETCH_ARGS   extra arguments for offline_file_fetch, e.g. "-j 8"    (none)
 set -euo pipefail
 
@@ -134,7 +134,7 @@ build_fetch() {
   log "building offline_file_fetch"
   mkdir -p "$BENCH_DIR/bin"
   (cd "$REPO" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 \
-    go build -trimpath -ldflags='-s -w' -o "$FETCH_BIN" ./modules/offline_file_fetch)
+    go build -trimpath -ldflags='-s -w' -o "$FETCH_BIN" ./modules/airgap)
 }
 
 start_nginx() {

@@ -83,9 +83,13 @@ tarball_contents() {
   cat "$list"
   local ok=0 arch
   for arch in amd64 arm64; do
-    # Packed with its exec bit: "-rwxr-xr-x ... plugins/modules/offline_file_fetch_linux_amd64".
-    grep -Eq "^-..x.* plugins/modules/offline_file_fetch_linux_${arch}\$" "$list" ||
-      { echo "missing or not executable: plugins/modules/offline_file_fetch_linux_${arch}"; ok=1; }
+    # One multi-call binary per arch, packed with its exec bit, and each module a link to it:
+    # "-rwxr-xr-x ... plugins/bin/airgap_linux_amd64",
+    # "lrw-r--r-- ... plugins/modules/offline_file_fetch_linux_amd64 -> ../bin/airgap_linux_amd64".
+    grep -Eq "^-..x.* plugins/bin/airgap_linux_${arch}\$" "$list" ||
+      { echo "missing or not executable: plugins/bin/airgap_linux_${arch}"; ok=1; }
+    grep -Eq "^l.* plugins/modules/offline_file_fetch_linux_${arch} -> \.\./bin/airgap_linux_${arch}\$" "$list" ||
+      { echo "missing link: plugins/modules/offline_file_fetch_linux_${arch}"; ok=1; }
   done
   local want
   for want in plugins/modules/offline_file_fetch.py plugins/action/offline_file_fetch.py \
@@ -94,7 +98,7 @@ tarball_contents() {
   done
   local bad
   bad=$(awk '{print $NF}' "$list" | grep -E '(^|/)(modules/|tests/|build/|\.ci/|\.cache/|\.git)|\.go$|(^|/)go\.(mod|sum)$|(^|/)Makefile$' |
-    grep -v '^plugins/modules/' || true)
+    grep -v '^plugins/' || true)
   if [ -n "$bad" ]; then
     echo "dev-only files packed:"
     echo "$bad"

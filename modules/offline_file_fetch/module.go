@@ -1,7 +1,7 @@
-// Command offline_file_fetch is the airgap.kubespray.offline_file_fetch module: parallel,
-// resumable, checksum-verified downloads into the <host>/<url path> files layout. It also runs
-// as a plain command-line tool.
-package main
+// Package filefetch is the airgap.kubespray.offline_file_fetch module: parallel, resumable,
+// checksum-verified downloads into the <host>/<url path> files layout, on top of
+// modules/internal/fetch. It also runs as a plain command-line tool.
+package filefetch
 
 import (
 	"context"
@@ -17,8 +17,6 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 )
-
-func main() { module.Main(Module) }
 
 // args mirrors the argument spec.
 type args struct {

@@ -7,7 +7,7 @@
 //
 // Every server is an httptest server on 127.0.0.1; the one non-loopback name used,
 // upstream.invalid, is only ever sent to a local forward proxy.
-package main_test
+package filefetch_test
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "finding the go command:", err)
 		return 1
 	}
-	build := exec.Command(gocmd, "build", "-o", bin, ".")
+	build := exec.Command(gocmd, "build", "-o", bin, "../airgap") // runs the module it is named after
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
