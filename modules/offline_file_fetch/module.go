@@ -14,25 +14,26 @@ import (
 	"time"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 )
 
 // args mirrors the argument spec.
 type args struct {
-	Items         []fetch.Item   `json:"items"`
-	Dest          string         `json:"dest"`
-	Concurrency   int            `json:"concurrency"`
-	Retries       int            `json:"retries"`
-	Timeout       int            `json:"timeout"`
-	ValidateCerts bool           `json:"validate_certs"`
-	CAPath        string         `json:"ca_path"`
-	URLUsername   string         `json:"url_username"`
-	URLPassword   string         `json:"url_password"`
-	Headers       map[string]any `json:"headers"`
-	Mirrors       []fetch.Mirror `json:"mirrors"`
-	Mode          any            `json:"mode"`
-	Force         bool           `json:"force"`
+	Items         []fetch.Item    `json:"items"`
+	Dest          string          `json:"dest"`
+	Concurrency   int             `json:"concurrency"`
+	Retries       int             `json:"retries"`
+	Timeout       int             `json:"timeout"`
+	ValidateCerts bool            `json:"validate_certs"`
+	CAPath        string          `json:"ca_path"`
+	URLUsername   string          `json:"url_username"`
+	URLPassword   string          `json:"url_password"`
+	Headers       map[string]any  `json:"headers"`
+	Mirrors       []mirror.Mirror `json:"mirrors"`
+	Mode          any             `json:"mode"`
+	Force         bool            `json:"force"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {

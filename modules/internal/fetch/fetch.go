@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 )
 
 // partialDir holds downloads in progress, below the destination folder so that the final
@@ -47,7 +49,7 @@ type Options struct {
 	Header   http.Header
 	Username string
 	Password string
-	Mirrors  []Mirror
+	Mirrors  []mirror.Mirror
 	Mode     os.FileMode // permissions of fetched files; if 0, 0644
 	Force    bool        // fetch again even when a verified file is in place
 	DryRun   bool        // check mode: report what would be fetched, write nothing
@@ -259,7 +261,7 @@ func (f *fetcher) scopeCredentials(items []Item, jobs []int) {
 	}
 	hosts := map[string]bool{}
 	for _, i := range jobs {
-		if u, err := url.Parse(Rewrite(items[i].URL, f.opts.Mirrors)); err == nil {
+		if u, err := url.Parse(mirror.Rewrite(items[i].URL, f.opts.Mirrors)); err == nil {
 			hosts[u.Host] = true
 		}
 	}
@@ -307,7 +309,7 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 		r.fail(fmt.Errorf("%s: %w", it.URL, err))
 		return
 	}
-	fetchURL := Rewrite(it.URL, f.opts.Mirrors)
+	fetchURL := mirror.Rewrite(it.URL, f.opts.Mirrors)
 	if fetchURL != it.URL {
 		r.FetchURL = fetchURL
 	}
@@ -317,7 +319,7 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 			r.fail(fmt.Errorf("%s: %s exists and is not a regular file", it.URL, r.Dest))
 			return
 		}
-		d, err := verified(r.Dest, fi, sum, f.opts.DryRun)
+		d, err := verifiedDigests(r.Dest, fi, sum, f.opts.DryRun)
 		if err != nil {
 			r.fail(fmt.Errorf("%s: %w", it.URL, err))
 			return

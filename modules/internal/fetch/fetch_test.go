@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 )
 
 func blob(t *testing.T, n int) []byte {
@@ -471,7 +472,7 @@ func TestFetchMirrorsAuthHeadersDuplicates(t *testing.T) {
 	defer srv.Close()
 	dest := t.TempDir()
 	o := opts(dest)
-	o.Mirrors = []fetch.Mirror{{Prefix: "https://dl", Replace: "http://wrong"}, {Prefix: "https://dl.k8s.io", Replace: srv.URL + "/cache/dl.k8s.io"}}
+	o.Mirrors = []mirror.Mirror{{Prefix: "https://dl", Replace: "http://wrong"}, {Prefix: "https://dl.k8s.io", Replace: srv.URL + "/cache/dl.k8s.io"}}
 	o.Username, o.Password = "u", "p"
 	o.Header = http.Header{"X-Token": {"t"}}
 	item := fetch.Item{URL: "https://dl.k8s.io/v1/kubectl", Checksum: sum(data)}

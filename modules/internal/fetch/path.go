@@ -100,25 +100,3 @@ func within(root, rel string) (string, error) {
 	}
 	return full, nil
 }
-
-// Mirror rewrites URLs that start with Prefix to start with Replace instead, to fetch through
-// a corporate proxy, a pull-through cache or a local test upstream. The file's place in the
-// layout still comes from the original URL.
-type Mirror struct {
-	Prefix  string `json:"prefix"`
-	Replace string `json:"replace"`
-}
-
-// Rewrite applies the mirror with the longest matching prefix, if any.
-func Rewrite(rawURL string, mirrors []Mirror) string {
-	best := -1
-	for i, m := range mirrors {
-		if m.Prefix != "" && strings.HasPrefix(rawURL, m.Prefix) && (best < 0 || len(m.Prefix) > len(mirrors[best].Prefix)) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return rawURL
-	}
-	return mirrors[best].Replace + strings.TrimPrefix(rawURL, mirrors[best].Prefix)
-}
