@@ -6,11 +6,15 @@ package main
 import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
+	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
+	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
 )
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
 	filefetch.Module,
+	imagepullmod.Module,
+	imagepushmod.Module,
 }
 
 func main() { module.MultiMain(modules...) }

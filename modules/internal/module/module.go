@@ -34,6 +34,15 @@ type Invocation struct {
 	Verbosity int
 	Progress  io.Writer // a terminal to draw progress on, or nil
 	warnings  []string
+	secrets   []string
+}
+
+// Secret marks a value found inside an option (a password in a list of credentials, say) as
+// secret: it is masked anywhere in the output, like a no_log option.
+func (inv *Invocation) Secret(value string) {
+	if value != "" {
+		inv.secrets = append(inv.secrets, value)
+	}
 }
 
 // Decode fills dst, a pointer to a struct with json tags, from the validated options.
@@ -137,6 +146,7 @@ func (m *Module) execute(ctx context.Context, inv *Invocation, raw map[string]an
 	inv.warnings = append(inv.warnings, val.Warnings...)
 
 	res, err := m.call(ctx, inv)
+	mask = newMasker(append(val.Secrets, inv.secrets...))
 	out := map[string]any{}
 	if res != nil && res.Data != nil {
 		data, derr := toMap(res.Data)

@@ -1,0 +1,509 @@
+// Package imagepull copies images from registries into an OCI image layout (ocistore), for
+// the platforms asked for, verifying every blob, skipping blobs already there, and keeping
+// each image's original reference; it also imports docker-save bundles into the layout.
+package imagepull
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+// ErrDigestMismatch: a digest-pinned image resolves to another digest.
+var ErrDigestMismatch = errors.New("digest mismatch")
+
+// Image is one image to pull.
+type Image struct {
+	Source string `json:"source"`           // repo:tag, as upstream names it
+	Digest string `json:"digest,omitempty"` // pinned manifest digest, if any
+}
+
+// Options configure Pull. Zero values are documented defaults.
+type Options struct {
+	Platforms   []v1.Platform // if empty, linux/amd64
+	Mirrors     []mirror.Mirror
+	Client      *regclient.Client
+	Concurrency int           // images at once; if <= 0, 4
+	Retries     int           // further attempts per image after a failure
+	Backoff     time.Duration // before the first retry, doubled after each; if <= 0, 1s
+	DryRun      bool          // report what would be pulled; write nothing
+	OnProgress  func(Progress)
+}
+
+// Progress is a snapshot of a running Pull or Import.
+type Progress struct {
+	Images, Done, Failed int
+	Bytes                int64
+}
+
+// Status is what happened to one image.
+type Status string
+
+// Image statuses.
+const (
+	StatusPulled    Status = "pulled"
+	StatusImported  Status = "imported"
+	StatusSkipped   Status = "skipped" // already in the layout, unchanged upstream
+	StatusFailed    Status = "failed"
+	StatusWouldPull Status = "would_pull"
+)
+
+// Result reports one image.
+type Result struct {
+	Source       string   `json:"source"`
+	PullRef      string   `json:"pull_ref,omitempty"` // after mirrors, when it differs
+	Digest       string   `json:"digest,omitempty"`   // of the entry in the layout
+	SourceDigest string   `json:"source_digest,omitempty"`
+	MediaType    string   `json:"media_type,omitempty"`
+	Platforms    []string `json:"platforms,omitempty"`
+	Status       Status   `json:"status"`
+	Bytes        int64    `json:"bytes"` // blob bytes written
+	Blobs        int      `json:"blobs"` // blobs written
+	Attempts     int      `json:"attempts,omitempty"`
+	Msg          string   `json:"msg,omitempty"`
+	err          error
+}
+
+// Err is the image's error, if it failed.
+func (r Result) Err() error { return r.err }
+
+func (r *Result) fail(err error) { r.Status, r.err, r.Msg = StatusFailed, err, err.Error() }
+
+// Report is the result of Pull or Import.
+type Report struct {
+	Images  []Result `json:"images"`
+	Bytes   int64    `json:"bytes"`
+	Seconds float64  `json:"seconds"`
+}
+
+// Changed reports whether anything was (or would be) written.
+func (r *Report) Changed() bool {
+	for _, i := range r.Images {
+		if i.Status == StatusPulled || i.Status == StatusImported || i.Status == StatusWouldPull {
+			return true
+		}
+	}
+	return false
+}
+
+// Failures lists the failed images.
+func (r *Report) Failures() []Result {
+	var out []Result
+	for _, i := range r.Images {
+		if i.Status == StatusFailed {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Count returns how many images have status s.
+func (r *Report) Count(s Status) int {
+	n := 0
+	for _, i := range r.Images {
+		if i.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Pull copies images into store. Every image is tried; failures are in the report.
+func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Options) (*Report, error) {
+	start := time.Now()
+	if opts.Client == nil {
+		return nil, errors.New("no registry client")
+	}
+	if len(opts.Platforms) == 0 {
+		opts.Platforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}}
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	p := &puller{opts: opts, store: store}
+	rep := &Report{Images: make([]Result, len(images))}
+	stop := p.watch(len(images))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < opts.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				p.pullWithRetries(ctx, images[i], &rep.Images[i])
+				p.done.Add(1)
+				if rep.Images[i].Status == StatusFailed {
+					p.failed.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range images {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	stop()
+	rep.Bytes, rep.Seconds = p.bytes.Load(), time.Since(start).Seconds()
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("pulling: %w", ctx.Err())
+	}
+	return rep, nil
+}
+
+type puller struct {
+	opts   Options
+	store  *ocistore.Store
+	bytes  atomic.Int64
+	done   atomic.Int64
+	failed atomic.Int64
+	blobs  sync.Map // digest -> *blobOnce: one download per blob, shared by images
+}
+
+type blobOnce struct {
+	once sync.Once
+	n    int64
+	err  error
+}
+
+func (p *puller) pullWithRetries(ctx context.Context, img Image, r *Result) {
+	delay := p.opts.Backoff
+	for attempt := 0; ; attempt++ {
+		*r = Result{Source: img.Source, Attempts: attempt + 1}
+		err := p.pull(ctx, img, r)
+		if err == nil {
+			return
+		}
+		r.fail(fmt.Errorf("%s: %w", img.Source, err))
+		if attempt >= p.opts.Retries || errors.Is(err, ErrDigestMismatch) || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func (p *puller) pull(ctx context.Context, img Image, r *Result) error {
+	source, err := imagename.Normalize(img.Source)
+	if err != nil {
+		return err
+	}
+	r.Source = source
+	pin := img.Digest
+	if pin == "" {
+		_, _, pin = imagename.Split(source)
+	}
+	pullRef := mirror.Rewrite(source, p.opts.Mirrors)
+	if pullRef != source {
+		r.PullRef = pullRef
+	}
+	ref, err := p.opts.Client.Reference(pullRef)
+	if err != nil {
+		return err
+	}
+	existing, have, err := p.store.Lookup(source)
+	if err != nil {
+		return err
+	}
+	// A pinned digest never changes: if the layout has it, nothing needs asking.
+	if have && pin != "" && existing.Annotations[ocistore.AnnotationSourceDigest] == pin {
+		p.skipped(r, existing)
+		return nil
+	}
+	ropts := p.opts.Client.Remote(ctx)
+	head, err := remote.Head(ref, ropts...)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", pullRef, err)
+	}
+	if pin != "" && head.Digest.String() != pin {
+		return fmt.Errorf("%w: pinned %s, but %s resolves to %s", ErrDigestMismatch, pin, pullRef, head.Digest)
+	}
+	r.SourceDigest = head.Digest.String()
+	if have && existing.Annotations[ocistore.AnnotationSourceDigest] == head.Digest.String() {
+		p.skipped(r, existing)
+		return nil
+	}
+	if p.opts.DryRun {
+		r.Status = StatusWouldPull
+		return nil
+	}
+	desc, err := remote.Get(ref, ropts...)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", pullRef, err)
+	}
+	if desc.Digest != head.Digest {
+		return fmt.Errorf("%s changed while pulling (%s, then %s)", pullRef, head.Digest, desc.Digest)
+	}
+	entry, err := p.write(ctx, desc, pin != "", r)
+	if err != nil {
+		return err
+	}
+	if err := p.store.Put(source, desc.Digest.String(), entry); err != nil {
+		return err
+	}
+	r.Status, r.Digest, r.MediaType = StatusPulled, entry.Digest.String(), string(entry.MediaType)
+	return nil
+}
+
+func (p *puller) skipped(r *Result, d v1.Descriptor) {
+	r.Status, r.Digest, r.MediaType = StatusSkipped, d.Digest.String(), string(d.MediaType)
+	r.SourceDigest = d.Annotations[ocistore.AnnotationSourceDigest]
+}
+
+// write stores what desc names and returns the descriptor of the layout entry: the image
+// itself, or for an index the one matching image, or an index filtered to the platforms.
+// A pinned index is kept whole, every platform included, so that its digest survives.
+func (p *puller) write(ctx context.Context, desc *remote.Descriptor, keepWhole bool, r *Result) (v1.Descriptor, error) {
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("reading image: %w", err)
+		}
+		if err := p.writeImage(ctx, img, r); err != nil {
+			return v1.Descriptor{}, err
+		}
+		return desc.Descriptor, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index: %w", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index: %w", err)
+	}
+	var keep []v1.Descriptor
+	for _, m := range im.Manifests {
+		if keepWhole || p.wanted(m.Platform) {
+			keep = append(keep, m)
+		}
+	}
+	if len(keep) == 0 {
+		return v1.Descriptor{}, fmt.Errorf("no image for %s in the index (it has %s)", p.platformNames(), platforms(im.Manifests))
+	}
+	for _, m := range keep {
+		if !m.MediaType.IsImage() {
+			return v1.Descriptor{}, fmt.Errorf("nested index %s is not supported", m.Digest)
+		}
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("reading %s image: %w", platformName(m.Platform), err)
+		}
+		if err := p.writeImage(ctx, img, r); err != nil {
+			return v1.Descriptor{}, err
+		}
+		r.Platforms = append(r.Platforms, platformName(m.Platform))
+	}
+	if keepWhole {
+		raw, err := idx.RawManifest()
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		if _, err := p.store.WriteBlob(desc.Digest, desc.Size, strings.NewReader(string(raw))); err != nil {
+			return v1.Descriptor{}, err
+		}
+		return desc.Descriptor, nil
+	}
+	if len(keep) == 1 {
+		d := keep[0]
+		d.Platform, d.Annotations = nil, nil
+		return d, nil
+	}
+	filtered := *im
+	filtered.Manifests = keep
+	b, err := json.Marshal(filtered)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("encoding filtered index: %w", err)
+	}
+	mt := im.MediaType
+	if mt == "" {
+		mt = desc.MediaType
+	}
+	return p.store.WriteBytes(mt, b)
+}
+
+// writeImage stores an image's layers, config and manifest, each blob once.
+func (p *puller) writeImage(ctx context.Context, img v1.Image, r *Result) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("reading layers: %w", err)
+	}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		size, err := l.Size()
+		if err != nil {
+			return err
+		}
+		mt, err := l.MediaType()
+		if err != nil {
+			return err
+		}
+		if !mt.IsDistributable() {
+			continue // foreign layers are never stored in registries
+		}
+		if err := p.blob(ctx, d, size, func() (int64, error) {
+			rc, err := l.Compressed()
+			if err != nil {
+				return 0, err
+			}
+			defer rc.Close()
+			return p.store.WriteBlob(d, size, rc)
+		}, r); err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	if err := p.blob(ctx, cfgName, int64(len(cfg)), func() (int64, error) {
+		return p.store.WriteBlob(cfgName, int64(len(cfg)), strings.NewReader(string(cfg)))
+	}, r); err != nil {
+		return fmt.Errorf("config %s: %w", cfgName, err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	_, err = p.store.WriteBlob(d, int64(len(raw)), strings.NewReader(string(raw)))
+	return err
+}
+
+// blob runs write once per digest across all images pulled at the same time, unless the
+// blob is already in the layout.
+func (p *puller) blob(ctx context.Context, d v1.Hash, size int64, write func() (int64, error), r *Result) error {
+	if p.store.Has(d, size) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	v, _ := p.blobs.LoadOrStore(d.String(), &blobOnce{})
+	b := v.(*blobOnce)
+	first := false
+	b.once.Do(func() {
+		first = true
+		b.n, b.err = write()
+		if b.err != nil {
+			p.blobs.Delete(d.String()) // let a retry try again
+		}
+	})
+	if b.err != nil {
+		return b.err
+	}
+	if first {
+		r.Bytes += b.n
+		r.Blobs++
+		p.bytes.Add(b.n)
+	}
+	return nil
+}
+
+func (p *puller) wanted(pl *v1.Platform) bool {
+	if pl == nil {
+		return false
+	}
+	for _, w := range p.opts.Platforms {
+		if pl.OS == w.OS && pl.Architecture == w.Architecture && (w.Variant == "" || w.Variant == pl.Variant) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *puller) platformNames() string {
+	var s []string
+	for _, pl := range p.opts.Platforms {
+		pl := pl
+		s = append(s, platformName(&pl))
+	}
+	return strings.Join(s, ", ")
+}
+
+func platforms(ms []v1.Descriptor) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, platformName(m.Platform))
+	}
+	return strings.Join(s, ", ")
+}
+
+func platformName(p *v1.Platform) string {
+	if p == nil {
+		return "unknown"
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// ParsePlatform reads "os/arch[/variant]".
+func ParsePlatform(s string) (v1.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant], e.g. linux/amd64", s)
+	}
+	pl := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		pl.Variant = parts[2]
+	}
+	return pl, nil
+}
+
+func (p *puller) watch(images int) func() {
+	if p.opts.OnProgress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			snap := Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()}
+			select {
+			case <-done:
+				p.opts.OnProgress(snap)
+				return
+			case <-t.C:
+				p.opts.OnProgress(snap)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

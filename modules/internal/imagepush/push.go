@@ -1,0 +1,491 @@
+// Package imagepush copies the images of an OCI layout (or docker-save tarballs) into a
+// registry, blob by blob, as they are: every digest stays the original one.
+//
+// It pushes only what is missing: an image whose manifest is already at its target is
+// skipped; a blob is uploaded once, to the first repository that needs it, and mounted into
+// the others; the registry is asked (HEAD) before any upload. Every blob of an image is
+// verified before anything of that image is sent.
+package imagepush
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+// Entry is one image to push.
+type Entry struct {
+	Source   string          // original reference, e.g. registry.k8s.io/pause:3.10.1
+	Digest   v1.Hash         // of the manifest (or index) pushed
+	Taggable remote.Taggable // a v1.Image or v1.ImageIndex
+	Blobs    []Blob          // every layer and config blob, children's included
+	Check    func() error    // verifies the manifests; nil: nothing to check
+	Origin   string          // where the entry was read from, for messages
+}
+
+// Blob is a layer or config blob of an entry.
+type Blob struct {
+	Layer  v1.Layer
+	Digest v1.Hash
+	Size   int64
+	Verify func() error // checks the stored content against Digest; nil: nothing to check
+}
+
+// Options configure Push. Zero values are documented defaults.
+type Options struct {
+	Registry    string // host[:port]
+	Mapping     imagename.Mapping
+	Client      *regclient.Client
+	Concurrency int           // images and blobs at once; if <= 0, 4
+	Retries     int           // further attempts per image after a failure
+	Backoff     time.Duration // before the first retry, doubled after each; if <= 0, 1s
+	DryRun      bool
+	OnProgress  func(Progress)
+}
+
+// Progress is a snapshot of a running Push.
+type Progress struct {
+	Images, Done, Failed int
+	Bytes                int64
+}
+
+// Status is what happened to one image.
+type Status string
+
+// Image statuses.
+const (
+	StatusPushed    Status = "pushed"
+	StatusSkipped   Status = "skipped" // the target already has this manifest
+	StatusFailed    Status = "failed"
+	StatusWouldPush Status = "would_push"
+)
+
+// Result reports one image.
+type Result struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	Digest   string `json:"digest"`
+	Status   Status `json:"status"`
+	Bytes    int64  `json:"bytes"` // blob bytes uploaded for this image (shared blobs count once)
+	Attempts int    `json:"attempts,omitempty"`
+	Msg      string `json:"msg,omitempty"`
+	err      error
+}
+
+// Err is the image's error, if it failed.
+func (r Result) Err() error { return r.err }
+
+// Report is the result of Push.
+type Report struct {
+	Images  []Result `json:"images"`
+	Bytes   int64    `json:"bytes"`
+	Seconds float64  `json:"seconds"`
+}
+
+// Changed reports whether anything was (or would be) pushed.
+func (r *Report) Changed() bool {
+	for _, i := range r.Images {
+		if i.Status == StatusPushed || i.Status == StatusWouldPush {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns how many images have status s.
+func (r *Report) Count(s Status) int {
+	n := 0
+	for _, i := range r.Images {
+		if i.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Failures lists the failed images.
+func (r *Report) Failures() []Result {
+	var out []Result
+	for _, i := range r.Images {
+		if i.Status == StatusFailed {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// ErrAuth: the registry refused the credentials.
+var ErrAuth = errors.New("registry refused the credentials")
+
+// Push copies entries to opts.Registry. Failures are per image; the error is for what stops
+// everything (names that collide, a cancelled context).
+func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
+	start := time.Now()
+	if opts.Client == nil || opts.Registry == "" {
+		return nil, errors.New("no registry to push to")
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	sources := make([]string, len(entries))
+	for i, e := range entries {
+		sources[i] = e.Source
+	}
+	targets, err := opts.Mapping.Targets(opts.Registry, sources)
+	if err != nil {
+		return nil, err
+	}
+	p := &pusher{opts: opts, mounts: map[string]name.Repository{}}
+	p.pusher, err = remote.NewPusher(opts.Client.Remote(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the push: %w", err)
+	}
+	rep := &Report{Images: make([]Result, len(entries))}
+	stop := p.watch(len(entries))
+	defer stop()
+
+	// 1. What is already there: a HEAD per image.
+	p.each(len(entries), func(i int) {
+		r := &rep.Images[i]
+		*r = Result{Source: entries[i].Source, Target: targets[entries[i].Source], Digest: entries[i].Digest.String()}
+		present, err := p.present(ctx, r.Target, entries[i].Digest)
+		switch {
+		case err != nil:
+			p.fail(r, err)
+		case present:
+			r.Status = StatusSkipped
+			p.done.Add(1)
+		case opts.DryRun:
+			r.Status = StatusWouldPush
+			p.done.Add(1)
+		}
+	})
+	// 2. The rest, with retries; a retry finds what the failed attempt already uploaded.
+	delay := opts.Backoff
+	for attempt := 0; attempt <= opts.Retries && ctx.Err() == nil; attempt++ {
+		todo := p.pending(rep, attempt)
+		if len(todo) == 0 {
+			break
+		}
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(delay):
+			}
+			delay *= 2
+		}
+		p.pushAll(ctx, entries, rep, todo)
+	}
+	for i := range rep.Images {
+		if rep.Images[i].Status == "" || (rep.Images[i].Status == StatusFailed && rep.Images[i].Msg == "") {
+			p.fail(&rep.Images[i], ctx.Err())
+		}
+		rep.Bytes += rep.Images[i].Bytes
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("pushing: %w", ctx.Err())
+	}
+	return rep, nil
+}
+
+type pusher struct {
+	opts   Options
+	pusher *remote.Pusher
+	mu     sync.Mutex
+	mounts map[string]name.Repository // blob digest -> a repository that has it
+	bytes  atomic.Int64
+	done   atomic.Int64
+	failed atomic.Int64
+}
+
+// pending lists the images still to push: not yet attempted, or failed in a retryable way.
+func (p *pusher) pending(rep *Report, attempt int) []int {
+	var todo []int
+	for i, r := range rep.Images {
+		if r.Status == "" || (attempt > 0 && r.Status == StatusFailed && retryable(r.err)) {
+			todo = append(todo, i)
+		}
+	}
+	return todo
+}
+
+// pushAll verifies, uploads the blobs (each once, mounted elsewhere), then the manifests.
+func (p *pusher) pushAll(ctx context.Context, entries []Entry, rep *Report, todo []int) {
+	// Verify first: a corrupt blob keeps its whole image out of the registry.
+	var ok []int
+	for _, i := range todo {
+		r := &rep.Images[i]
+		r.Attempts++
+		r.Status, r.Msg, r.err = "", "", nil
+		if err := verify(entries[i]); err != nil {
+			p.fail(r, err)
+			continue
+		}
+		ok = append(ok, i)
+	}
+	// Upload each blob once, to the first repository that needs it.
+	type job struct {
+		blob Blob
+		repo name.Repository
+		img  int
+	}
+	seen := map[string]bool{}
+	var firsts []job
+	for _, i := range ok {
+		repo, err := p.repository(rep.Images[i].Target)
+		if err != nil {
+			p.fail(&rep.Images[i], err)
+			continue
+		}
+		for _, b := range entries[i].Blobs {
+			if !seen[b.Digest.String()] {
+				seen[b.Digest.String()] = true
+				firsts = append(firsts, job{b, repo, i})
+			}
+		}
+	}
+	blobErr := make([]error, len(firsts))
+	p.each(len(firsts), func(j int) {
+		f := firsts[j]
+		if rep.Images[f.img].Status == StatusFailed {
+			blobErr[j] = errors.New("skipped")
+			return
+		}
+		n, err := p.upload(ctx, f.repo, f.blob)
+		if err != nil {
+			blobErr[j] = err
+			return
+		}
+		p.mu.Lock()
+		p.mounts[f.blob.Digest.String()] = f.repo
+		rep.Images[f.img].Bytes += n
+		p.mu.Unlock()
+	})
+	failedBlob := map[string]error{}
+	for j, err := range blobErr {
+		if err != nil {
+			failedBlob[firsts[j].blob.Digest.String()] = err
+		}
+	}
+	// Then each image: mount what other repositories hold, commit the manifest.
+	p.each(len(ok), func(k int) {
+		i := ok[k]
+		r := &rep.Images[i]
+		if r.Status == StatusFailed {
+			return
+		}
+		for _, b := range entries[i].Blobs {
+			if err := failedBlob[b.Digest.String()]; err != nil {
+				p.fail(r, fmt.Errorf("uploading blob %s: %w", b.Digest, err))
+				return
+			}
+		}
+		if err := p.commit(ctx, entries[i], r); err != nil {
+			p.fail(r, err)
+			return
+		}
+		r.Status = StatusPushed
+		p.done.Add(1)
+	})
+}
+
+// ErrVerify: a blob or manifest of the source does not match its digest.
+var ErrVerify = errors.New("verification failed")
+
+func verify(e Entry) error {
+	checks := []func() error{e.Check}
+	for _, b := range e.Blobs {
+		checks = append(checks, b.Verify)
+	}
+	for _, check := range checks {
+		if check == nil {
+			continue
+		}
+		if err := check(); err != nil {
+			return fmt.Errorf("%s (from %s): %w: %w; nothing of this image was pushed", e.Source, e.Origin, ErrVerify, err)
+		}
+	}
+	return nil
+}
+
+func (p *pusher) repository(target string) (name.Repository, error) {
+	ref, err := p.opts.Client.Reference(target)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	return ref.Context(), nil
+}
+
+// upload sends one blob to repo unless the registry has it; it returns the bytes sent.
+func (p *pusher) upload(ctx context.Context, repo name.Repository, b Blob) (int64, error) {
+	c := &counted{Layer: b.Layer}
+	if err := p.pusher.Upload(ctx, repo, c); err != nil {
+		return 0, authError(err)
+	}
+	n := c.n.Load()
+	p.bytes.Add(n)
+	return n, nil
+}
+
+// commit pushes an entry's manifest(s) to its target; its blobs are mounted from the
+// repositories they were uploaded to.
+func (p *pusher) commit(ctx context.Context, e Entry, r *Result) error {
+	ref, err := p.opts.Client.Reference(r.Target)
+	if err != nil {
+		return err
+	}
+	for _, b := range e.Blobs {
+		p.mu.Lock()
+		from, ok := p.mounts[b.Digest.String()]
+		p.mu.Unlock()
+		if ok && from.String() != ref.Context().String() {
+			ml := &remote.MountableLayer{Layer: b.Layer, Reference: from.Digest(b.Digest.String())}
+			if err := p.pusher.Upload(ctx, ref.Context(), ml); err != nil {
+				return fmt.Errorf("mounting blob %s from %s: %w", b.Digest, from, authError(err))
+			}
+		}
+	}
+	if err := p.pusher.Push(ctx, ref, e.Taggable); err != nil {
+		return fmt.Errorf("pushing %s to %s: %w", e.Source, r.Target, authError(err))
+	}
+	return nil
+}
+
+// present reports whether target already holds the manifest digest.
+func (p *pusher) present(ctx context.Context, target string, digest v1.Hash) (bool, error) {
+	ref, err := p.opts.Client.Reference(target)
+	if err != nil {
+		return false, err
+	}
+	desc, err := remote.Head(ref, p.opts.Client.Remote(ctx)...)
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking %s: %w", target, authError(err))
+	}
+	return desc.Digest == digest, nil
+}
+
+func (p *pusher) fail(r *Result, err error) {
+	if err == nil {
+		err = errors.New("not pushed")
+	}
+	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
+	p.failed.Add(1)
+	p.done.Add(1)
+}
+
+// each runs f(0..n-1) on Concurrency goroutines.
+func (p *pusher) each(n int, f func(int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < p.opts.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}
+
+func retryable(err error) bool {
+	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrVerify)
+}
+
+// authError marks 401/403 answers, so they are not retried and read clearly.
+func authError(err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w (HTTP %d): %v", ErrAuth, terr.StatusCode, err)
+	}
+	return err
+}
+
+// counted counts the compressed bytes read from a layer: the bytes actually uploaded.
+type counted struct {
+	v1.Layer
+	n atomic.Int64
+}
+
+func (c *counted) Compressed() (io.ReadCloser, error) {
+	rc, err := c.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{rc: rc, n: &c.n}, nil
+}
+
+type countingReader struct {
+	rc io.ReadCloser
+	n  *atomic.Int64
+}
+
+func (r *countingReader) Read(b []byte) (int, error) {
+	n, err := r.rc.Read(b)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+func (r *countingReader) Close() error { return r.rc.Close() }
+
+func (p *pusher) watch(images int) func() {
+	if p.opts.OnProgress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			snap := Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()}
+			select {
+			case <-done:
+				p.opts.OnProgress(snap)
+				return
+			case <-t.C:
+				p.opts.OnProgress(snap)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// SortedSources lists the entries' sources, sorted, for messages.
+func SortedSources(entries []Entry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Source
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,239 @@
+// Package regclient turns the registry settings modules share (CA bundle, plain-HTTP hosts,
+// credentials, docker config.json, retries) into go-containerregistry options.
+package regclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Credential is a user name and password for one registry host.
+type Credential struct {
+	Registry string `json:"registry"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Options describe how to reach registries. Zero values are safe defaults: TLS verified
+// against the system CAs, anonymous access, proxies from the environment.
+type Options struct {
+	CAPath      string       // PEM file of extra CAs to trust
+	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
+	Credentials []Credential // per registry host
+	AuthFile    string       // a docker config.json with "auths"
+	Retries     int          // retries of a failed request; if < 0, 0
+	Jobs        int          // concurrent blob transfers per image; if <= 0, 4
+	Timeout     time.Duration
+}
+
+// Client holds what Options resolve to.
+type Client struct {
+	opts      Options
+	transport http.RoundTripper
+	keychain  authn.Keychain
+}
+
+// New checks the options (CA file, config.json) and builds a client.
+func New(o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 4
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAPath != "" {
+		pem, err := os.ReadFile(o.CAPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading ca_path: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_path %s holds no PEM certificate", o.CAPath)
+		}
+		tlsConf.RootCAs = pool
+	}
+	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   o.Timeout,
+		ResponseHeaderTimeout: o.Timeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+	}
+	kc := &keychain{creds: map[string]authn.AuthConfig{}}
+	if o.AuthFile != "" {
+		if err := kc.load(o.AuthFile); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range o.Credentials {
+		if c.Registry == "" {
+			return nil, fmt.Errorf("a credential has no registry")
+		}
+		kc.creds[canonicalHost(c.Registry)] = authn.AuthConfig{Username: c.Username, Password: c.Password}
+	}
+	return &Client{opts: o, transport: tr, keychain: kc}, nil
+}
+
+// Reference parses an image reference, marking hosts listed as insecure for plain HTTP.
+func (c *Client) Reference(ref string) (name.Reference, error) {
+	var opts []name.Option
+	if c.insecure(ref) {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)
+	}
+	return r, nil
+}
+
+func (c *Client) insecure(ref string) bool {
+	host, _, _ := strings.Cut(ref, "/")
+	for _, h := range c.opts.Insecure {
+		if strings.TrimSuffix(h, "/") == host {
+			return true
+		}
+	}
+	return false
+}
+
+// Remote returns go-containerregistry options for requests made under ctx.
+func (c *Client) Remote(ctx context.Context) []remote.Option {
+	retries := c.opts.Retries
+	if retries < 0 {
+		retries = 0
+	}
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.transport),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithJobs(c.opts.Jobs),
+		remote.WithUserAgent("airgap.kubespray"),
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: retries + 1}),
+	}
+}
+
+// keychain answers credentials from the module's options and a docker config.json; it never
+// reads the user's ~/.docker unless that is the AuthFile given.
+type keychain struct {
+	creds map[string]authn.AuthConfig
+}
+
+func (k *keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	if c, ok := k.creds[canonicalHost(r.RegistryStr())]; ok {
+		return authn.FromConfig(c), nil
+	}
+	return authn.Anonymous, nil
+}
+
+// load reads the "auths" of a docker config.json: "auth" (base64 user:password), or
+// "username"/"password", or "identitytoken". Credential helpers are not supported.
+func (k *keychain) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading auth file: %w", err)
+	}
+	var cfg struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			Username      string `json:"username"`
+			Password      string `json:"password"`
+			IdentityToken string `json:"identitytoken"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("parsing auth file %s: %w", path, err)
+	}
+	for host, a := range cfg.Auths {
+		ac := authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}
+		if a.Auth != "" {
+			raw, err := base64.StdEncoding.DecodeString(a.Auth)
+			if err != nil {
+				return fmt.Errorf("auth file %s: entry %s: auth is not base64", path, host)
+			}
+			user, pass, ok := strings.Cut(string(raw), ":")
+			if !ok {
+				return fmt.Errorf("auth file %s: entry %s: auth is not user:password", path, host)
+			}
+			ac.Username, ac.Password = user, pass
+		}
+		k.creds[canonicalHost(host)] = ac
+	}
+	return nil
+}
+
+// canonicalHost turns the spellings of a registry into one key: config.json's
+// "https://index.docker.io/v1/" and "docker.io" are the same registry.
+func canonicalHost(h string) string {
+	h = strings.TrimPrefix(strings.TrimPrefix(h, "https://"), "http://")
+	h, _, _ = strings.Cut(h, "/")
+	switch h {
+	case "docker.io", "index.docker.io", "registry-1.docker.io":
+		return name.DefaultRegistry
+	}
+	return h
+}
+
+// ParseAuth reads a module's auth option: a docker config.json path, or a list of
+// {registry, username, password}. secret is called with every password found.
+func ParseAuth(raw any, secret func(string)) (authFile string, creds []Credential, err error) {
+	switch v := raw.(type) {
+	case nil:
+		return "", nil, nil
+	case string:
+		return v, nil, nil
+	case []any:
+		for i, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return "", nil, fmt.Errorf("auth[%d]: want {registry, username, password}", i)
+			}
+			c := Credential{}
+			for k, val := range m {
+				s, ok := val.(string)
+				if !ok {
+					return "", nil, fmt.Errorf("auth[%d].%s: want a string", i, k)
+				}
+				switch k {
+				case "registry":
+					c.Registry = s
+				case "username":
+					c.Username = s
+				case "password":
+					c.Password = s
+					secret(s)
+				default:
+					return "", nil, fmt.Errorf("auth[%d]: unknown key %q (want registry, username, password)", i, k)
+				}
+			}
+			if c.Registry == "" {
+				return "", nil, fmt.Errorf("auth[%d]: registry is missing", i)
+			}
+			creds = append(creds, c)
+		}
+		return "", creds, nil
+	}
+	return "", nil, fmt.Errorf("auth: want a docker config.json path or a list of {registry, username, password}")
+}

@@ -1,0 +1,128 @@
+// Package imagepullmod is the airgap.kubespray.offline_image_pull module: images from
+// registries (or docker-save bundles) into one OCI image layout, on top of
+// modules/internal/imagepull.
+package imagepullmod
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepull"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+type args struct {
+	Images             []imagepull.Image `json:"images"`
+	Dest               string            `json:"dest"`
+	Platforms          []string          `json:"platforms"`
+	Mirrors            []mirror.Mirror   `json:"mirrors"`
+	InsecureRegistries []string          `json:"insecure_registries"`
+	Auth               any               `json:"auth"`
+	CAPath             string            `json:"ca_path"`
+	Concurrency        int               `json:"concurrency"`
+	Retries            int               `json:"retries"`
+	Timeout            int               `json:"timeout"`
+	Archives           []string          `json:"archives"`
+}
+
+func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
+	var a args
+	if err := inv.Decode(&a); err != nil {
+		return nil, err
+	}
+	var platforms []v1.Platform
+	for _, s := range a.Platforms {
+		pl, err := imagepull.ParsePlatform(s)
+		if err != nil {
+			return nil, err
+		}
+		platforms = append(platforms, pl)
+	}
+	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
+	if err != nil {
+		return nil, err
+	}
+	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, Insecure: a.InsecureRegistries,
+		Credentials: creds, AuthFile: authFile, Retries: a.Retries, Timeout: time.Duration(a.Timeout) * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	store, err := ocistore.Open(a.Dest, !inv.CheckMode)
+	if err != nil && !inv.CheckMode {
+		return nil, err
+	}
+	if store == nil { // check mode on a layout that does not exist yet: everything would be pulled
+		res := &imagepull.Report{}
+		for _, img := range a.Images {
+			res.Images = append(res.Images, imagepull.Result{Source: img.Source, Status: imagepull.StatusWouldPull})
+		}
+		return result(a.Dest, res, nil), nil
+	}
+	line := progress.NewLine(inv.Progress)
+	onProgress := func(p imagepull.Progress) { line.Update(p.Done, p.Images, p.Failed, p.Bytes, "") }
+	rep := &imagepull.Report{}
+	if len(a.Archives) > 0 {
+		imp, err := imagepull.Import(ctx, store, a.Archives, inv.CheckMode)
+		if err != nil {
+			return nil, err
+		}
+		rep.Images, rep.Bytes, rep.Seconds = imp.Images, imp.Bytes, imp.Seconds
+	}
+	if len(a.Images) > 0 {
+		pulled, err := imagepull.Pull(ctx, store, a.Images, imagepull.Options{
+			Platforms: platforms, Mirrors: a.Mirrors, Client: client, Concurrency: a.Concurrency,
+			Retries: a.Retries, DryRun: inv.CheckMode, OnProgress: onProgress,
+		})
+		line.Done()
+		if err != nil {
+			return nil, err
+		}
+		rep.Images = append(rep.Images, pulled.Images...)
+		rep.Bytes += pulled.Bytes
+		rep.Seconds += pulled.Seconds
+	}
+	return result(a.Dest, rep, platforms), nil
+}
+
+func result(dest string, rep *imagepull.Report, platforms []v1.Platform) *module.Result {
+	failed := []map[string]string{}
+	for _, f := range rep.Failures() {
+		failed = append(failed, map[string]string{"source": f.Source, "msg": f.Msg})
+	}
+	totals := map[string]any{
+		"images": len(rep.Images), "pulled": rep.Count(imagepull.StatusPulled),
+		"imported": rep.Count(imagepull.StatusImported), "skipped": rep.Count(imagepull.StatusSkipped),
+		"failed": len(failed), "bytes": rep.Bytes, "seconds": rep.Seconds,
+	}
+	msg := fmt.Sprintf("pulled %d, imported %d, skipped %d, failed %d of %d images (%s in %.2fs)",
+		totals["pulled"], totals["imported"], totals["skipped"], len(failed), len(rep.Images), progress.Bytes(rep.Bytes), rep.Seconds)
+	if n := rep.Count(imagepull.StatusWouldPull); n > 0 {
+		msg = fmt.Sprintf("would pull %d, skipped %d of %d images", n, totals["skipped"], len(rep.Images))
+	}
+	for i, f := range failed {
+		if i == 3 {
+			msg += fmt.Sprintf("; and %d more (see failed_items)", len(failed)-3)
+			break
+		}
+		msg += "; " + f["msg"]
+	}
+	res := &module.Result{Changed: rep.Changed(), Failed: len(failed) > 0, Msg: msg,
+		Data: map[string]any{"dest": dest, "images": rep.Images, "totals": totals, "failed_items": failed}}
+	var after string
+	for _, i := range rep.Images {
+		if i.Status == imagepull.StatusPulled || i.Status == imagepull.StatusImported || i.Status == imagepull.StatusWouldPull {
+			after += i.Source + " " + i.Digest + "\n"
+		}
+	}
+	if after != "" {
+		res.Diff = []module.Diff{{BeforeHeader: dest + "/index.json", AfterHeader: dest + "/index.json", After: after}}
+	}
+	return res
+}

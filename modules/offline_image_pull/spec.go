@@ -1,0 +1,171 @@
+package imagepullmod
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+)
+
+// manifestKeys are the other keys of manifest.yaml's images, accepted so that the manifest's
+// list can be passed as it is.
+var manifestKeys = []module.Option{
+	{Name: "name", Description: []string{"Ignored (the manifest's name of the image)."}},
+	{Name: "repo", Description: []string{"Ignored (part of C(source))."}},
+	{Name: "tag", Description: []string{"Ignored (part of C(source))."}},
+	{Name: "target", Description: []string{"Ignored (used by offline_image_push)."}},
+	{Name: "arches", Type: module.TypeList, Description: []string{"Ignored (see C(platforms))."}},
+	{Name: "groups", Type: module.TypeList, Description: []string{"Ignored (Kubespray groups needing the image)."}},
+	{Name: "enabled", Type: module.TypeBool, Description: []string{"Ignored."}},
+}
+
+// Module is the module's one description: validation, CLI flags and the doc stub.
+var Module = &module.Module{
+	Name: "offline_image_pull",
+	Run:  run,
+	CLI:  listFlag,
+	Spec: module.Spec{Options: []module.Option{
+		{Name: "images", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+			"The images to pull: C({source, digest}), or the C(images) of airgap.kubespray's C(manifest.yaml) as they are.",
+			"An image already in the layout and unchanged upstream is skipped without downloading anything.",
+		}, Options: append([]module.Option{
+			{Name: "source", Required: true, Description: []string{"The image reference upstream, C(repo:tag), e.g. C(registry.k8s.io/pause:3.10.1). Docker Hub short names are normalized (C(nginx) is C(docker.io/library/nginx:latest))."}},
+			{Name: "digest", Description: []string{"Pinned manifest digest (C(sha256:...)). The image must resolve to it, and is stored with every platform of its index so that the digest survives."}},
+		}, manifestKeys...)},
+		{Name: "dest", Type: module.TypePath, Required: true, Description: []string{
+			"The OCI image layout folder (created if missing). All images share its C(blobs/), so a base layer is stored once.",
+			"Each image's reference is recorded in C(index.json) as C(org.opencontainers.image.ref.name) and C(io.containerd.image.name), so skopeo (C(oci:DIR:REF)), crane, nerdctl and containerd read it too.",
+		}},
+		{Name: "platforms", Type: module.TypeList, Elements: module.TypeStr, Default: []any{"linux/amd64"}, Description: []string{
+			"Platforms to keep, C(os/arch[/variant]). With one, a multi-platform image is stored as that platform's image; with several, as an index filtered to them.",
+		}},
+		{Name: "mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+			"Reference rewrites applied before pulling (the longest matching prefix wins), e.g. C({prefix: docker.io, replace: mirror.example.com/dockerhub}) for a pull-through cache. The image keeps its original reference in the layout.",
+		}, Options: []module.Option{
+			{Name: "prefix", Required: true, Description: []string{"Reference prefix to replace, e.g. C(registry.k8s.io)."}},
+			{Name: "replace", Required: true, Description: []string{"What to put in its place, e.g. C(127.0.0.1:5001/registry.k8s.io)."}},
+		}},
+		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts (C(host[:port])) reached over plain HTTP."}},
+		{Name: "auth", Type: module.TypeRaw, Description: []string{
+			"Credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).",
+			"Passwords are masked in all output.",
+		}},
+		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust for registries."}},
+		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images pulled at once (each also fetches up to 4 blobs at once)."}},
+		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a failure, waiting 1s, 2s, 4s, ...; blobs already stored are kept, so a retry (or a rerun) resumes."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection or response headers."}},
+		{Name: "archives", Type: module.TypeList, Elements: module.TypePath, Default: []any{}, Description: []string{
+			"docker-save bundles to import into the layout instead of pulling: kubespray-offline's C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline's C(container-images.tar.gz) (with its C(container-images.txt)).",
+			"Their layers are gzipped on import; the registry's original digests are not in a docker-save bundle.",
+		}},
+	}},
+	Doc: module.Doc{
+		ShortDescription: "Pull container images into an OCI image layout, without a container runtime",
+		Description: []string{
+			"Copies images from registries into one OCI image layout folder that all images share, for the platforms asked for. No Docker, Podman or containerd is needed.",
+			"Every blob is verified against its digest while it is written, to a temporary file renamed into place; blobs already in the layout are skipped, so an interrupted pull resumes and a rerun with nothing new downloads nothing and reports C(changed=false).",
+			"Every image is tried before the module fails; the result lists each image's status and the failed ones.",
+		},
+		Notes: []string{
+			"In check mode the registries are asked which images changed (HEAD requests), and nothing is written.",
+			"As a command-line tool, C(offline_image_pull --list images.list --dest DIR) reads contrib/offline's C(images.list), a YAML list, or C(manifest.yaml).",
+		},
+		SeeAlso:   []string{"airgap.kubespray.offline_image_push"},
+		CheckMode: "full",
+		DiffMode:  "full",
+		Examples: `- name: Pull the manifest's images for amd64 and arm64
+  airgap.kubespray.offline_image_pull:
+    images: "{{ (lookup('ansible.builtin.file', 'airgap-bundle/manifest.yaml') | from_yaml).images }}"
+    dest: /srv/bundle/images
+    platforms: [linux/amd64, linux/arm64]
+
+- name: Pull through a pull-through cache with credentials
+  airgap.kubespray.offline_image_pull:
+    images:
+      - source: registry.k8s.io/pause:3.10.1
+      - source: quay.io/calico/node:v3.31.5
+    dest: /srv/bundle/images
+    mirrors:
+      - prefix: quay.io
+        replace: harbor.example.com/quay-proxy
+    auth:
+      - registry: harbor.example.com
+        username: robot
+        password: "{{ vault_harbor_password }}"
+
+- name: Import kubespray-offline's images instead of pulling again
+  airgap.kubespray.offline_image_pull:
+    dest: /srv/bundle/images
+    archives: [/srv/kubespray-offline/outputs/images]
+`,
+		Return: []module.ReturnValue{
+			{Name: "dest", Description: "The layout folder.", Returned: "always", Type: "str"},
+			{Name: "images", Description: "One entry per image.", Returned: "always", Type: "list", Elements: "dict", Contains: []module.ReturnValue{
+				{Name: "source", Description: "The image's normalized original reference.", Returned: "always", Type: "str", Sample: "docker.io/library/nginx:1.28.2-alpine"},
+				{Name: "pull_ref", Description: "The reference pulled, after C(mirrors).", Returned: "when a mirror applied", Type: "str"},
+				{Name: "digest", Description: "Digest of the layout entry.", Returned: "success", Type: "str"},
+				{Name: "source_digest", Description: "Digest the registry served (differs from C(digest) when an index was filtered).", Returned: "success", Type: "str"},
+				{Name: "status", Description: "C(pulled), C(imported), C(skipped), C(failed), or C(would_pull) in check mode.", Returned: "always", Type: "str"},
+				{Name: "bytes", Description: "Blob bytes written for this image (a blob shared with another image counts once).", Returned: "always", Type: "int"},
+				{Name: "msg", Description: "Why the image failed.", Returned: "when failed", Type: "str"},
+			}},
+			{Name: "totals", Description: "Counts (images, pulled, imported, skipped, failed), bytes written and seconds.", Returned: "always", Type: "dict"},
+			{Name: "failed_items", Description: "The failed images (source, msg).", Returned: "always", Type: "list", Elements: "dict"},
+		},
+	},
+}
+
+// listFlag adds --list FILE: contrib/offline's images.list (one reference a line), a YAML list
+// of references or {source, digest}, or a manifest.yaml (its images).
+func listFlag(fs *pflag.FlagSet) func(raw map[string]any) error {
+	list := fs.String("list", "", "read images from FILE: contrib/offline's images.list (one reference a line), a YAML list, or airgap.kubespray's manifest.yaml")
+	return func(raw map[string]any) error {
+		if *list == "" {
+			return nil
+		}
+		b, err := os.ReadFile(*list)
+		if err != nil {
+			return fmt.Errorf("reading --list: %w", err)
+		}
+		images, err := parseList(b)
+		if err != nil {
+			return fmt.Errorf("--list %s: %w", *list, err)
+		}
+		prev, _ := raw["images"].([]any)
+		raw["images"] = append(prev, images...)
+		return nil
+	}
+}
+
+func parseList(b []byte) ([]any, error) {
+	var doc any
+	if yaml.Unmarshal(b, &doc) == nil {
+		if m, ok := doc.(map[string]any); ok {
+			doc = m["images"]
+		}
+		if list, ok := doc.([]any); ok {
+			for i, e := range list {
+				if s, ok := e.(string); ok {
+					list[i] = map[string]any{"source": s}
+				}
+			}
+			return list, nil
+		}
+	}
+	var out []any
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, map[string]any{"source": line})
+	}
+	return out, sc.Err()
+}

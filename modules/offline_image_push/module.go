@@ -1,0 +1,156 @@
+// Package imagepushmod is the airgap.kubespray.offline_image_push module: the images of an
+// OCI layout (or docker-save tarballs) into any registry, on top of modules/internal/imagepush.
+package imagepushmod
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepull"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepush"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+type args struct {
+	Src         []string `json:"src"`
+	Registry    string   `json:"registry"`
+	Mapping     string   `json:"mapping"`
+	Namespace   string   `json:"namespace"`
+	StripHosts  []string `json:"strip_hosts"`
+	Username    string   `json:"username"`
+	Password    string   `json:"password"`
+	Auth        string   `json:"auth"`
+	CAPath      string   `json:"ca_path"`
+	Insecure    bool     `json:"insecure"`
+	Concurrency int      `json:"concurrency"`
+	Retries     int      `json:"retries"`
+	Timeout     int      `json:"timeout"`
+	Images      []string `json:"images"`
+}
+
+func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
+	var a args
+	if err := inv.Decode(&a); err != nil {
+		return nil, err
+	}
+	opts := regclient.Options{CAPath: a.CAPath, AuthFile: a.Auth, Retries: a.Retries, Jobs: a.Concurrency,
+		Timeout: time.Duration(a.Timeout) * time.Second}
+	if a.Insecure {
+		opts.Insecure = []string{a.Registry}
+	}
+	if a.Username != "" || a.Password != "" {
+		opts.Credentials = []regclient.Credential{{Registry: a.Registry, Username: a.Username, Password: a.Password}}
+	}
+	client, err := regclient.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	var subset []string
+	for _, s := range a.Images {
+		n, err := imagename.Normalize(s)
+		if err != nil {
+			return nil, err
+		}
+		subset = append(subset, n)
+	}
+	store, cleanup, err := source(ctx, a.Src, inv.CheckMode)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	entries, err := imagepush.FromLayout(store, subset)
+	if err != nil {
+		return nil, err
+	}
+	line := progress.NewLine(inv.Progress)
+	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
+		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
+		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
+		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Images, p.Failed, p.Bytes, "") },
+	})
+	line.Done()
+	if err != nil {
+		return nil, err
+	}
+	return result(a.Registry, rep), nil
+}
+
+// source opens the layout to push from: src's one folder, or a temporary layout (beside the
+// first tarball) that the docker-save tarballs in src are imported into.
+func source(ctx context.Context, src []string, checkMode bool) (*ocistore.Store, func(), error) {
+	nothing := func() {}
+	if len(src) == 1 {
+		if fi, err := os.Stat(src[0]); err == nil && fi.IsDir() {
+			s, err := ocistore.Open(src[0], false)
+			return s, nothing, err
+		}
+	}
+	for _, s := range src {
+		if fi, err := os.Stat(s); err != nil || fi.IsDir() {
+			return nil, nothing, fmt.Errorf("src: want one OCI layout folder or a list of docker-save tarballs; %s is not a file", s)
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(src[0]), ".airgap-push-")
+	if err != nil {
+		return nil, nothing, fmt.Errorf("creating a temporary layout: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	store, err := ocistore.Open(tmp, true)
+	if err != nil {
+		cleanup()
+		return nil, nothing, err
+	}
+	rep, err := imagepull.Import(ctx, store, src, false)
+	if err != nil {
+		cleanup()
+		return nil, nothing, err
+	}
+	if fails := rep.Failures(); len(fails) > 0 {
+		cleanup()
+		return nil, nothing, fmt.Errorf("importing docker-save tarballs: %s", fails[0].Msg)
+	}
+	_ = checkMode // check mode still imports into the temporary layout: it reads, never writes the registry
+	return store, cleanup, nil
+}
+
+func result(registry string, rep *imagepush.Report) *module.Result {
+	failed := []map[string]string{}
+	for _, f := range rep.Failures() {
+		failed = append(failed, map[string]string{"source": f.Source, "target": f.Target, "msg": f.Msg})
+	}
+	totals := map[string]any{
+		"images": len(rep.Images), "pushed": rep.Count(imagepush.StatusPushed), "skipped": rep.Count(imagepush.StatusSkipped),
+		"failed": len(failed), "bytes": rep.Bytes, "seconds": rep.Seconds,
+	}
+	msg := fmt.Sprintf("pushed %d, skipped %d, failed %d of %d images to %s (%s uploaded in %.2fs)",
+		totals["pushed"], totals["skipped"], len(failed), len(rep.Images), registry, progress.Bytes(rep.Bytes), rep.Seconds)
+	if n := rep.Count(imagepush.StatusWouldPush); n > 0 {
+		msg = fmt.Sprintf("would push %d, skipped %d of %d images to %s", n, totals["skipped"], len(rep.Images), registry)
+	}
+	for i, f := range failed {
+		if i == 3 {
+			msg += fmt.Sprintf("; and %d more (see failed_items)", len(failed)-3)
+			break
+		}
+		msg += "; " + f["msg"]
+	}
+	res := &module.Result{Changed: rep.Changed(), Failed: len(failed) > 0, Msg: msg,
+		Data: map[string]any{"registry": registry, "images": rep.Images, "totals": totals, "failed_items": failed}}
+	var after string
+	for _, i := range rep.Images {
+		if i.Status == imagepush.StatusPushed || i.Status == imagepush.StatusWouldPush {
+			after += i.Target + "@" + i.Digest + "\n"
+		}
+	}
+	if after != "" {
+		res.Diff = []module.Diff{{BeforeHeader: registry, AfterHeader: registry, After: after}}
+	}
+	return res
+}

@@ -1,0 +1,76 @@
+package imagepushmod
+
+import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+
+// Module is the module's one description: validation, CLI flags and the doc stub.
+var Module = &module.Module{
+	Name: "offline_image_push",
+	Run:  run,
+	Spec: module.Spec{Options: []module.Option{
+		{Name: "src", Type: module.TypeList, Elements: module.TypePath, Required: true, Description: []string{
+			"An OCI image layout folder (as C(offline_image_pull) writes it), or a list of docker-save tarballs (gzipped or not), which are imported into a temporary layout beside the first one.",
+		}},
+		{Name: "registry", Required: true, Description: []string{"The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000)."}},
+		{Name: "mapping", Default: "strip", Choices: []any{"strip", "keep"}, Description: []string{
+			"C(strip) drops the upstream registry (C(registry.k8s.io), C(k8s.gcr.io), C(gcr.io), C(ghcr.io), C(docker.io), C(quay.io) and C(strip_hosts)): C(registry.k8s.io/pause:3.10) goes to C(<registry>/pause:3.10) and C(docker.io/library/nginx) to C(<registry>/library/nginx), exactly where Kubespray looks once C(kube_image_repo), C(gcr_image_repo), C(docker_image_repo), C(quay_image_repo) and C(github_image_repo) point at the registry. Images from other registries keep their host as the first path part.",
+			"C(keep) keeps the upstream host as the first path part (C(<registry>/registry.k8s.io/pause:3.10)), for containerd mirror configurations.",
+			"Two sources that map to one target fail the module, naming both.",
+		}},
+		{Name: "namespace", Description: []string{"A prefix for every repository, C(<registry>/<namespace>/...), e.g. a Harbor project."}},
+		{Name: "strip_hosts", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"More upstream registry hosts to strip with C(mapping=strip)."}},
+		{Name: "username", Description: []string{"User name for the registry (basic auth, or the registry's token service)."}},
+		{Name: "password", NoLog: true, Description: []string{"Password for the registry."}},
+		{Name: "auth", Type: module.TypePath, Description: []string{"A docker C(config.json) whose C(auths) hold the registry's credentials (credential helpers are not supported)."}},
+		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the registry, beside the system ones."}},
+		{Name: "insecure", Type: module.TypeBool, Default: false, Description: []string{"Reach the registry over plain HTTP."}},
+		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images, and blobs, sent at once."}},
+		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a transient failure, waiting 1s, 2s, 4s, ...; what was uploaded is not sent again."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection or response headers."}},
+		{Name: "images", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Push only these images (their original references); default every image of C(src)."}},
+	}},
+	Doc: module.Doc{
+		ShortDescription: "Push the images of an OCI layout into any registry, without a container runtime",
+		Description: []string{
+			"Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original one. No Docker, Podman or containerd is needed.",
+			"Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.",
+			"Every blob and manifest of an image is verified against its digest before anything of that image is sent: a corrupted bundle is reported, naming the blob, and not pushed.",
+			"Basic auth and the distribution token flow are supported; TLS is verified unless C(insecure) (plain HTTP) is set.",
+		},
+		Notes: []string{
+			"In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.",
+			"As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT).",
+		},
+		SeeAlso:   []string{"airgap.kubespray.offline_image_pull"},
+		CheckMode: "full",
+		DiffMode:  "full",
+		Examples: `- name: Push the bundle's images where Kubespray will look for them
+  airgap.kubespray.offline_image_push:
+    src: /srv/bundle/images
+    registry: "{{ registry_host }}"
+    ca_path: /etc/airgap/registry/ca.pem
+    username: admin
+    password: "{{ vault_registry_password }}"
+
+- name: Push into a Harbor project, keeping the upstream hosts
+  airgap.kubespray.offline_image_push:
+    src: /srv/bundle/images
+    registry: harbor.example.internal
+    namespace: kubespray
+    mapping: keep
+    auth: /root/.docker/config.json
+`,
+		Return: []module.ReturnValue{
+			{Name: "registry", Description: "The registry pushed to.", Returned: "always", Type: "str"},
+			{Name: "images", Description: "One entry per image.", Returned: "always", Type: "list", Elements: "dict", Contains: []module.ReturnValue{
+				{Name: "source", Description: "The image's original reference.", Returned: "always", Type: "str"},
+				{Name: "target", Description: "Where it is in the registry.", Returned: "always", Type: "str", Sample: "registry.example.internal:35000/calico/node:v3.31.5"},
+				{Name: "digest", Description: "The manifest digest pushed.", Returned: "always", Type: "str"},
+				{Name: "status", Description: "C(pushed), C(skipped) (already there), C(failed), or C(would_push) in check mode.", Returned: "always", Type: "str"},
+				{Name: "bytes", Description: "Blob bytes uploaded for this image (a blob shared with another image counts once).", Returned: "always", Type: "int"},
+				{Name: "msg", Description: "Why the image failed.", Returned: "when failed", Type: "str"},
+			}},
+			{Name: "totals", Description: "Counts (images, pushed, skipped, failed), bytes uploaded and seconds.", Returned: "always", Type: "dict"},
+			{Name: "failed_items", Description: "The failed images (source, target, msg).", Returned: "always", Type: "list", Elements: "dict"},
+		},
+	},
+}
