@@ -1,0 +1,50 @@
+package regclient_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+func TestParseAuth(t *testing.T) {
+	var secrets []string
+	file, creds, err := regclient.ParseAuth([]any{map[string]any{"registry": "r:5000", "username": "u", "password": "pw"}},
+		func(s string) { secrets = append(secrets, s) })
+	if err != nil || file != "" || len(creds) != 1 || creds[0].Password != "pw" || len(secrets) != 1 || secrets[0] != "pw" {
+		t.Fatalf("list: %q %+v %v %v", file, creds, secrets, err)
+	}
+	if file, _, err := regclient.ParseAuth("/root/.docker/config.json", nil); err != nil || file != "/root/.docker/config.json" {
+		t.Fatalf("path: %q %v", file, err)
+	}
+	for _, bad := range []any{42, []any{"x"}, []any{map[string]any{"username": "u"}}, []any{map[string]any{"registry": "r", "token": "t"}}} {
+		if _, _, err := regclient.ParseAuth(bad, func(string) {}); err == nil {
+			t.Errorf("ParseAuth(%v) accepted", bad)
+		}
+	}
+}
+
+func TestNewChecksItsInputs(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	_ = os.WriteFile(cfg, []byte(`{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "r:5000": {"username": "u", "password": "p"}}}`), 0o600)
+	if _, err := regclient.New(regclient.Options{AuthFile: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(cfg, []byte(`{"auths": {"r": {"auth": "not base64!"}}}`), 0o600)
+	if _, err := regclient.New(regclient.Options{AuthFile: cfg}); err == nil || !strings.Contains(err.Error(), "not base64") {
+		t.Errorf("bad auth entry: %v", err)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	_ = os.WriteFile(ca, []byte("not a certificate"), 0o600)
+	if _, err := regclient.New(regclient.Options{CAPath: ca}); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("bad CA: %v", err)
+	}
+	c, _ := regclient.New(regclient.Options{Insecure: []string{"127.0.0.1:5000"}})
+	ref, err := c.Reference("127.0.0.1:5000/pause:3.10")
+	if err != nil || ref.Context().Scheme() != "http" {
+		t.Errorf("insecure host: %v scheme %s", err, ref.Context().Scheme())
+	}
+}
