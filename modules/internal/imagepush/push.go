@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -389,6 +390,9 @@ func (p *pusher) present(ctx context.Context, target string, digest v1.Hash) (bo
 func (p *pusher) fail(r *Result, err error) {
 	if err == nil {
 		err = errors.New("not pushed")
+	}
+	if !strings.HasPrefix(err.Error(), r.Source) {
+		err = fmt.Errorf("%s: %w", r.Source, err)
 	}
 	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
 	p.failed.Add(1)

@@ -152,9 +152,19 @@ func flagValue(fs *pflag.FlagSet, f *pflag.Flag, o Option) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("--%s: %w", f.Name, err)
 			}
-			if l, ok := v.([]any); ok {
+			switch l := v.(type) {
+			case []any:
 				list = append(list, l...)
-			} else {
+			case string:
+				if o.typ() == TypeList && o.elements() != TypeDict {
+					// A plain value of a list option is comma-separated, as Ansible reads it.
+					for _, part := range strings.Split(l, ",") {
+						list = append(list, part)
+					}
+					continue
+				}
+				list = append(list, l)
+			default:
 				list = append(list, v)
 			}
 		}

@@ -222,8 +222,8 @@ func TestCLI(t *testing.T) {
 	if p["count"] != int64(9) || p["enabled"] != false || len(p["items"].([]any)) != 3 || !seen.CheckMode {
 		t.Errorf("params = %v", p)
 	}
-	if tags := p["tags"].([]any); len(tags) != 1 || tags[0] != "a,b" {
-		// a list flag value is YAML; a plain scalar stays one element
+	if tags := p["tags"].([]any); len(tags) != 2 || tags[1] != "b" {
+		// a plain value of a list option is comma-separated, as in Ansible
 		t.Errorf("tags = %#v", tags)
 	}
 	out.Reset()
