@@ -145,8 +145,17 @@ $tls_conf
 $auth_conf
 EOF
 
+  # The registry reads REGISTRY_<SECTION>_<KEY> variables as config overrides: drop any the
+  # caller has (REGISTRY_PORT, REGISTRY_HTTP_ADDR...), except REGISTRY_LOG_LEVEL.
+  local unset_env=() v
+  for v in $(compgen -e); do
+    case "$v" in
+      REGISTRY_LOG_LEVEL) ;;
+      REGISTRY_*) unset_env+=(-u "$v") ;;
+    esac
+  done
   # setsid: the server outlives this script and the caller's process group, like nginx's daemon.
-  setsid "$bin" serve "$work/config.yml" >>"$work/registry.log" 2>&1 </dev/null &
+  env "${unset_env[@]}" setsid "$bin" serve "$work/config.yml" >>"$work/registry.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$work/registry.pid"
 
