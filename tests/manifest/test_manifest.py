@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import yaml
@@ -382,6 +383,70 @@ class ManifestServesKubespray(unittest.TestCase):
         finally:
             for n in ('nginx-up', 'nginx-files'):
                 subprocess.run([NGINX, 'stop', os.path.join(work, n)])
+
+
+class ImagesWhereKubesprayLooks(unittest.TestCase):
+    """Images pushed with offline_image_push's default mapping (strip) are exactly where
+    Kubespray asks for them once offline.yml points the five *_image_repo variables at the
+    registry: for every image of Kubespray 2.31.0's sample manifest, against real registries."""
+
+    def test_strip_matches_kubespray_image_repos(self):
+        release = [r for r in RELEASES if os.path.basename(r) == 'v2.31.0'] or RELEASES[-1:]
+        release = release[0]
+        m, _, _, _, out = sample_manifest(release)
+        registry_sh = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
+        work = os.path.join(TMP, 'images')
+        os.makedirs(work, exist_ok=True)
+        hosts = {}
+        try:
+            for role in ('upstream', 'target'):
+                port = subprocess.check_output([registry_sh, 'free-port'], universal_newlines=True).strip()
+                subprocess.run([registry_sh, 'start', os.path.join(work, role), port], check=True, stdout=subprocess.DEVNULL)
+                hosts[role] = '127.0.0.1:' + port
+            # A stand-in upstream holding a small synthetic image under every name the manifest lists.
+            names = os.path.join(work, 'names.list')
+            with open(names, 'w') as f:
+                f.write(''.join(i['source'] + '\n' for i in m['images'] + m['mirror_images']))
+            subprocess.run(['go', 'run', './tests/tools/imageset', '--registry', hosts['upstream'], '--names', names,
+                            '--scale', '0.001'], cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=dict(os.environ, PATH='/usr/local/go/bin:' + os.environ.get('PATH', '')))
+            modules = os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/plugins/modules')
+            layout = os.path.join(work, 'layout')
+            pull = [os.path.join(modules, 'offline_image_pull_linux_amd64'), '--list', os.path.join(out, 'manifest.yaml'),
+                    '--dest', layout, '--insecure-registries', hosts['upstream']]
+            for host in sorted({i['source'].split('/')[0] for i in m['images']}):
+                pull += ['--mirrors', json.dumps({'prefix': host, 'replace': '%s/%s' % (hosts['upstream'], host)})]
+            p = subprocess.run(pull, stdout=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+            push = [os.path.join(modules, 'offline_image_push_linux_amd64'), '--src', layout,
+                    '--registry', hosts['target'], '--insecure']
+            p = subprocess.run(push, stdout=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+            self.assertEqual(json.loads(p.stdout)['totals']['pushed'], len(m['images']))
+
+            # Kubespray's own view once offline.yml points at the registry.
+            changes = [('all/offline.yml', 'registry_host', hosts['target'])]
+            changes += [('all/offline.yml', var, '{{ registry_host }}') for var in
+                        ('kube_image_repo', 'gcr_image_repo', 'docker_image_repo', 'quay_image_repo', 'github_image_repo')]
+            offline = run_manifest(release, make_inventory(release, 'images-offline', changes))[0]
+            self.assertEqual(len(offline['images']), len(m['images']))
+            for img in offline['images']:
+                self.assertTrue(img['repo'].startswith(hosts['target'] + '/'), img['source'])
+                path = img['repo'][len(hosts['target']) + 1:]
+                req = urllib.request.Request('http://%s/v2/%s/manifests/%s' % (hosts['target'], path, img['tag']), method='HEAD',
+                                             headers={'Accept': ', '.join((
+                                                 'application/vnd.docker.distribution.manifest.v2+json',
+                                                 'application/vnd.docker.distribution.manifest.list.v2+json',
+                                                 'application/vnd.oci.image.manifest.v1+json',
+                                                 'application/vnd.oci.image.index.v1+json'))})
+                try:
+                    with NO_PROXY.open(req, timeout=10) as resp:
+                        self.assertEqual(resp.status, 200)
+                except urllib.error.HTTPError as e:
+                    self.fail('Kubespray would pull %s, which is not in the registry (HTTP %s)' % (img['source'], e.code))
+        finally:
+            for role in ('upstream', 'target'):
+                subprocess.run([registry_sh, 'stop', os.path.join(work, role)])
 
 
 if __name__ == '__main__':
