@@ -301,7 +301,33 @@ PY
   grep -q "airgap_files_concurrency" "$tmp/logs/playbook-bad.log" || { cat "$tmp/logs/playbook-bad.log"; return 1; }
 }
 
+# Image modules against real registries: a plain upstream with synthetic images, and a TLS
+# registry with htpasswd auth to push to.
+images_target() {
+  local reg_sh=$repo/tests/lib/registry.sh up target names=$tmp/work/image-names.list
+  up=$("$reg_sh" free-port) && target=$("$reg_sh" free-port) || return 1
+  "$reg_sh" start "$tmp/reg-up" "$up" >/dev/null || return 1
+  "$reg_sh" start "$tmp/reg-target" "$target" --tls --htpasswd "admin:it-Pa55word" >/dev/null || return 1
+  printf '%s\n' registry.k8s.io/pause:3.10.1 registry.k8s.io/kube-proxy:v1.35.4 quay.io/calico/node:v3.31.5 \
+    docker.io/library/nginx:1.28.2-alpine >"$names"
+  (cd "$repo" && go run ./tests/tools/imageset --registry "127.0.0.1:$up" --names "$names" --scale 0.001) >/dev/null 2>&1 ||
+    { echo "generating the synthetic images failed"; return 1; }
+  python3 - "$names" "$tmp/work" "$up" "$target" "$tmp/reg-target/tls/ca.pem" >"$tmp/images-vars.json" <<'PY'
+import json, sys
+names, work, up, target, ca = sys.argv[1:]
+print(json.dumps({'oi_work': work, 'oi_upstream': '127.0.0.1:' + up, 'oi_target': '127.0.0.1:' + target,
+                  'oi_ca': ca, 'oi_user': 'admin', 'oi_password': 'it-Pa55word',
+                  'oi_images': [{'source': l.strip()} for l in open(names) if l.strip()]}))
+PY
+  local rc=0
+  ANSIBLE_ROLES_PATH=$tmp/integration/targets playbook images -i localhost, -c local -e "@$tmp/images-vars.json" images.yml || rc=1
+  "$reg_sh" stop "$tmp/reg-up"
+  "$reg_sh" stop "$tmp/reg-target"
+  return $rc
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
+check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook
 check "dispatch: uname, unsupported, delegate_to" dispatch
 check "dispatch: missing per-arch binary" missing_binary
