@@ -8,6 +8,7 @@
 #   make demo            a local demo on loopback
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook against its 15 s budget
+#   make bench-images    offline_image_push against nerdctl, podman and skopeo
 
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
@@ -88,6 +89,9 @@ bench-files:
 
 bench-manifest: collection
 	tests/bench/manifest.sh
+
+bench-images: build
+	tests/bench/images.sh
 
 clean:
 	rm -rf build plugins/bin $(LINKS)

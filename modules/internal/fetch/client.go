@@ -2,16 +2,15 @@ package fetch
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tlsconf"
 )
 
 // ClientOptions configure the HTTP client downloads use. Zero values are safe defaults:
@@ -36,20 +35,9 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.Insecure} //nolint:gosec // opt-in
-	if o.CAPath != "" {
-		pem, err := os.ReadFile(o.CAPath)
-		if err != nil {
-			return nil, fmt.Errorf("reading ca_path: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_path %s holds no PEM certificate", o.CAPath)
-		}
-		tlsConf.RootCAs = pool
+	tlsConf, err := tlsconf.New(o.CAPath, o.Insecure)
+	if err != nil {
+		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{

@@ -24,6 +24,7 @@ import (
 	"github.com/cavaliergopher/grab/v3"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 )
 
 // partialDir holds downloads in progress, below the destination folder so that the final
@@ -496,24 +497,7 @@ func (f *fetcher) watch(items int) (stop func()) {
 	if f.opts.OnProgress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				f.opts.OnProgress(f.snapshot(items))
-				return
-			case <-t.C:
-				f.opts.OnProgress(f.snapshot(items))
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return progress.Tick(func() { f.opts.OnProgress(f.snapshot(items)) })
 }
 
 func (f *fetcher) snapshot(items int) Progress {

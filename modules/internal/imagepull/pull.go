@@ -19,6 +19,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
 
@@ -487,23 +488,7 @@ func (p *puller) watch(images int) func() {
 	if p.opts.OnProgress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			snap := Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()}
-			select {
-			case <-done:
-				p.opts.OnProgress(snap)
-				return
-			case <-t.C:
-				p.opts.OnProgress(snap)
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return progress.Tick(func() {
+		p.opts.OnProgress(Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()})
+	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
 
@@ -463,25 +464,9 @@ func (p *pusher) watch(images int) func() {
 	if p.opts.OnProgress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			snap := Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()}
-			select {
-			case <-done:
-				p.opts.OnProgress(snap)
-				return
-			case <-t.C:
-				p.opts.OnProgress(snap)
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return progress.Tick(func() {
+		p.opts.OnProgress(Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()})
+	})
 }
 
 // SortedSources lists the entries' sources, sorted, for messages.

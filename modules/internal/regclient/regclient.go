@@ -4,8 +4,6 @@ package regclient
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tlsconf"
 )
 
 // Credential is a user name and password for one registry host.
@@ -54,20 +54,9 @@ func New(o Options) (*Client, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CAPath != "" {
-		pem, err := os.ReadFile(o.CAPath)
-		if err != nil {
-			return nil, fmt.Errorf("reading ca_path: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_path %s holds no PEM certificate", o.CAPath)
-		}
-		tlsConf.RootCAs = pool
+	tlsConf, err := tlsconf.New(o.CAPath, false)
+	if err != nil {
+		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
