@@ -10,8 +10,10 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -457,4 +459,101 @@ func du(t *testing.T, dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// The layout's index.json names images the way other tools look them up. skopeo 1.9 (Debian
+// 12) only reads entries with OCI media types; Docker-typed entries are kept as they are, so
+// their digests survive (see docs/images.md).
+func TestLayoutReadableBySkopeo(t *testing.T) {
+	skopeo, err := exec.LookPath("skopeo")
+	if err != nil {
+		t.Skip("skopeo is not installed (tests/setup-host.sh installs it)")
+	}
+	up := startRegistry(t, false, "", "")
+	layer, _ := random.Layer(128<<10, types.OCILayer)
+	img, err := mutate.AppendLayers(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = platform(t, img, "amd64")
+	const src = "registry.k8s.io/pause:3.10.1"
+	if err := remote.Write(up.ref(t, up.host+"/"+src), img, up.remoteOpts(t)...); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	layout := pullAll(t, up, map[string]v1.Hash{src: want})
+
+	out, err := exec.Command(skopeo, "inspect", "--raw", "oci:"+layout+":"+src).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect oci:%s:%s: %v", layout, src, err)
+	}
+	if got := (v1.Hash{Algorithm: "sha256", Hex: sha256hex(out)}); got != want {
+		t.Errorf("skopeo reads %s, want %s", got, want)
+	}
+	reg := startRegistry(t, false, "", "")
+	cp := exec.Command(skopeo, "copy", "--dest-tls-verify=false", "oci:"+layout+":"+src, "docker://"+reg.host+"/pause:3.10.1")
+	if b, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy from the layout: %v\n%s", err, b)
+	}
+	if desc, err := remote.Head(reg.ref(t, reg.host+"/pause:3.10.1"), reg.remoteOpts(t)...); err != nil || desc.Digest != want {
+		t.Errorf("after skopeo copy: %v %v, want %s", desc, err, want)
+	}
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Bundles made the existing tools' ways import into the layout: kubespray-offline's
+// images/*.tar.gz and contrib/offline's container-images.tar.gz, made by tests/tools/imageset.
+func TestImportExistingBundles(t *testing.T) {
+	set := t.TempDir()
+	gen := exec.Command("go", "run", "./tests/tools/imageset", "--out", set, "--scale", "0.002")
+	gen.Dir = repoRoot
+	if b, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("generating the bundles: %v\n%s", err, b)
+	}
+	var catalog struct {
+		Images []struct {
+			Ref string `json:"ref"`
+		} `json:"images"`
+	}
+	b, err := os.ReadFile(filepath.Join(set, "imageset.json"))
+	if err != nil || json.Unmarshal(b, &catalog) != nil || len(catalog.Images) == 0 {
+		t.Fatalf("reading imageset.json: %v", err)
+	}
+	for _, bundle := range []string{
+		filepath.Join(set, "kubespray-offline", "images"),
+		filepath.Join(set, "contrib-offline", "container-images.tar.gz"),
+	} {
+		t.Run(filepath.Base(bundle), func(t *testing.T) {
+			layout := filepath.Join(t.TempDir(), "layout")
+			r := run(t, context.Background(), "offline_image_pull", "--archives", bundle, "--dest", layout)
+			if r.code != 0 || r.totals()["imported"] != float64(len(catalog.Images)) {
+				t.Fatalf("import: exit %d: %.2000s", r.code, r.stdout)
+			}
+			var index v1.IndexManifest
+			b, _ := os.ReadFile(filepath.Join(layout, "index.json"))
+			_ = json.Unmarshal(b, &index)
+			names := map[string]bool{}
+			for _, d := range index.Manifests {
+				names[d.Annotations["org.opencontainers.image.ref.name"]] = true
+			}
+			for _, img := range catalog.Images {
+				if !names[img.Ref] {
+					t.Errorf("%s is not in the layout under its original name", img.Ref)
+				}
+			}
+			again := run(t, context.Background(), "offline_image_pull", "--archives", bundle, "--dest", layout)
+			if again.code != 0 || again.json["changed"] != false {
+				t.Errorf("importing twice changed the layout: %.1000s", again.stdout)
+			}
+			reg := startRegistry(t, false, "", "")
+			pr := run(t, context.Background(), "offline_image_push", append([]string{"--src", layout}, reg.pushFlags()...)...)
+			if pr.code != 0 || pr.totals()["pushed"] != float64(len(catalog.Images)) {
+				t.Fatalf("push: exit %d: %.2000s", pr.code, pr.stdout)
+			}
+		})
+	}
 }

@@ -179,8 +179,9 @@ type savedManifest struct {
 	Layers   []string
 }
 
-// importSaved imports the images of an unpacked docker-save archive in dir. names, when
-// given, replace the archive's RepoTags (contrib/offline names each tarball in its list).
+// importSaved imports the images of an unpacked docker-save archive in dir. names are used
+// when the archive has no RepoTags (contrib/offline's list names each tarball, but with the
+// upstream registry stripped, so the archive's own full name is preferred).
 func importSaved(store *ocistore.Store, dir, origin string, names []string, dryRun bool) []Result {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
@@ -193,7 +194,7 @@ func importSaved(store *ocistore.Store, dir, origin string, names []string, dryR
 	var out []Result
 	for i, m := range saved {
 		tags := m.RepoTags
-		if names != nil && i == 0 {
+		if len(tags) == 0 && names != nil && i == 0 {
 			tags = names
 		}
 		if len(tags) == 0 {
