@@ -336,7 +336,11 @@ func TestRegistryKilledMidPush(t *testing.T) {
 	}
 	msg, _ := r.json["msg"].(string)
 	t.Logf("killed mid-push: exit %d, totals %v, msg: %.300s", r.code, r.totals(), msg)
-	if !strings.Contains(msg, reg.host) || !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "EOF") && !strings.Contains(msg, "reset") {
+	network := false
+	for _, e := range []string{"connection refused", "EOF", "reset", "broken pipe"} {
+		network = network || strings.Contains(msg, e)
+	}
+	if !strings.Contains(msg, reg.host) || !network || strings.Contains(msg, "_state=") {
 		t.Errorf("failure message is not clear about the registry: %s", msg)
 	}
 

@@ -81,7 +81,10 @@ type Result struct {
 // Err is the image's error, if it failed.
 func (r Result) Err() error { return r.err }
 
-func (r *Result) fail(err error) { r.Status, r.err, r.Msg = StatusFailed, err, err.Error() }
+func (r *Result) fail(err error) {
+	err = regclient.Clean(err)
+	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
+}
 
 // Report is the result of Pull or Import.
 type Report struct {

@@ -395,6 +395,7 @@ func (p *pusher) fail(r *Result, err error) {
 	if !strings.HasPrefix(err.Error(), r.Source) {
 		err = fmt.Errorf("%s: %w", r.Source, err)
 	}
+	err = regclient.Clean(err)
 	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
 	p.failed.Add(1)
 	p.done.Add(1)

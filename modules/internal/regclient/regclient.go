@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -226,3 +227,23 @@ func ParseAuth(raw any, secret func(string)) (authFile string, creds []Credentia
 	}
 	return "", nil, fmt.Errorf("auth: want a docker config.json path or a list of {registry, username, password}")
 }
+
+// uploadState matches the opaque upload-session state distribution puts in upload URLs.
+var uploadState = regexp.MustCompile(`\?_state=[^"\s]*`)
+
+// Clean shortens a registry error for people: upload URLs lose their long opaque
+// "?_state=..." query. The error's chain is kept.
+func Clean(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "?_state=") {
+		return err
+	}
+	return &cleaned{err: err, msg: uploadState.ReplaceAllString(err.Error(), "")}
+}
+
+type cleaned struct {
+	err error
+	msg string
+}
+
+func (c *cleaned) Error() string { return c.msg }
+func (c *cleaned) Unwrap() error { return c.err }

@@ -1,6 +1,8 @@
 package regclient_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +48,13 @@ func TestNewChecksItsInputs(t *testing.T) {
 	ref, err := c.Reference("127.0.0.1:5000/pause:3.10")
 	if err != nil || ref.Context().Scheme() != "http" {
 		t.Errorf("insecure host: %v scheme %s", err, ref.Context().Scheme())
+	}
+}
+
+func TestCleanDropsUploadState(t *testing.T) {
+	base := errors.New(`Patch "http://r:5000/v2/x/blobs/uploads/1?_state=abc%3D": broken pipe`)
+	err := regclient.Clean(fmt.Errorf("pushing: %w", base))
+	if err.Error() != `pushing: Patch "http://r:5000/v2/x/blobs/uploads/1": broken pipe` || !errors.Is(err, base) {
+		t.Errorf("Clean = %q", err)
 	}
 }
