@@ -14,8 +14,10 @@ export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
 
 GO          ?= go
-# Modules in the one multi-call binary plugins/bin/airgap_linux_<arch> (see modules/airgap).
-MODULES     := $(patsubst modules/%/module.go,%,$(wildcard modules/offline_*/module.go))
+# Modules in the one multi-call binary plugins/bin/airgap_linux_<arch> (see modules/airgap),
+# and modules with a small binary of their own (modules/<name>/cmd), which run on every node.
+SOLO        := $(patsubst modules/%/cmd/main.go,%,$(wildcard modules/offline_*/cmd/main.go))
+MODULES     := $(filter-out $(SOLO),$(patsubst modules/%/module.go,%,$(wildcard modules/offline_*/module.go)))
 ARCHES      := amd64 arm64
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := build/airgap-kubespray-$(VERSION).tar.gz
@@ -25,13 +27,14 @@ GOFLAGS_BUILD := -trimpath -ldflags='-s -w -buildid='
 
 BINARIES := $(foreach a,$(ARCHES),plugins/bin/airgap_linux_$(a))
 LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
+SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 .PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry lint demo bench-files bench-manifest bench-images clean
 
 all: build
 
-build: $(BINARIES) $(LINKS)
+build: $(BINARIES) $(LINKS) $(SOLO_BINARIES)
 
 plugins/bin/airgap_linux_%: $(GO_SRC)
 	@echo "go build airgap linux/$*"
@@ -42,17 +45,20 @@ plugins/bin/airgap_linux_%: $(GO_SRC)
 $(LINKS): $(BINARIES)
 	@ln -sfn ../bin/airgap_linux_$(lastword $(subst _, ,$@)) $@
 
+# plugins/modules/<solo module>_linux_<arch>, a binary of its own
+$(SOLO_BINARIES): $(GO_SRC)
+	@m=$$(echo $(notdir $@) | sed 's/_linux_[a-z0-9]*$$//'); a=$(lastword $(subst _, ,$@)); \
+	echo "go build $$m linux/$$a"; \
+	GOOS=linux GOARCH=$$a $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/$$m/cmd
+
+# doc_stub MODULE: print the module's documentation stub from its Go spec
+doc_stub = $(if $(filter $(1),$(SOLO)),$(GO) run ./modules/$(1)/cmd --doc-stub,$(GO) run ./modules/airgap $(1) --doc-stub)
+
 docs:
-	@for m in $(MODULES); do \
-		$(GO) run ./modules/airgap $$m --doc-stub > plugins/modules/$$m.py.tmp && mv plugins/modules/$$m.py.tmp plugins/modules/$$m.py; \
-		echo "wrote plugins/modules/$$m.py"; \
-	done
+	@$(foreach m,$(MODULES) $(SOLO),$(call doc_stub,$(m)) > plugins/modules/$(m).py.tmp && mv plugins/modules/$(m).py.tmp plugins/modules/$(m).py && echo "wrote plugins/modules/$(m).py";)
 
 check-docs:
-	@rc=0; for m in $(MODULES); do \
-		$(GO) run ./modules/airgap $$m --doc-stub | diff -u plugins/modules/$$m.py - >/dev/null \
-			|| { echo "plugins/modules/$$m.py is stale: run 'make docs' and commit it"; rc=1; }; \
-	done; exit $$rc
+	@rc=0; $(foreach m,$(MODULES) $(SOLO),$(call doc_stub,$(m)) | diff -u plugins/modules/$(m).py - >/dev/null || { echo "plugins/modules/$(m).py is stale: run 'make docs' and commit it"; rc=1; };) exit $$rc
 
 collection: build check-docs
 	@rm -f build/airgap-kubespray-*.tar.gz
@@ -94,4 +100,4 @@ bench-images: build
 	tests/bench/images.sh
 
 clean:
-	rm -rf build plugins/bin $(LINKS)
+	rm -rf build plugins/bin $(LINKS) $(SOLO_BINARIES)

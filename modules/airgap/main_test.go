@@ -19,7 +19,7 @@ func TestEveryModuleIsRegistered(t *testing.T) {
 	}
 	for _, d := range dirs {
 		name := filepath.Base(filepath.Dir(d))
-		if _, err := os.Stat(filepath.Join("..", name, "main.go")); err == nil {
+		if _, err := os.Stat(filepath.Join("..", name, "cmd", "main.go")); err == nil {
 			continue // a standalone module with its own small binary
 		}
 		if !registered[name] {
