@@ -90,6 +90,9 @@ tarball_contents() {
       { echo "missing or not executable: plugins/bin/airgap_linux_${arch}"; ok=1; }
     grep -Eq "^l.* plugins/modules/offline_file_fetch_linux_${arch} -> \.\./bin/airgap_linux_${arch}\$" "$list" ||
       { echo "missing link: plugins/modules/offline_file_fetch_linux_${arch}"; ok=1; }
+    # offline_repo_config runs on every node: a small binary of its own, not the multi-call one.
+    grep -Eq "^-..x.* plugins/modules/offline_repo_config_linux_${arch}\$" "$list" ||
+      { echo "missing or not executable: plugins/modules/offline_repo_config_linux_${arch}"; ok=1; }
   done
   local want
   for want in plugins/modules/offline_file_fetch.py plugins/action/offline_file_fetch.py \
@@ -326,7 +329,35 @@ PY
   return $rc
 }
 
+# The repos playbook, by FQCN, on a Debian 12 tree (airgap_repos_root), then reverted.
+repos_playbook() {
+  local root=$tmp/work/repos-root snap rc=0
+  mkdir -p "$root/etc/apt/sources.list.d"
+  printf 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n' >"$root/etc/os-release"
+  echo "deb http://deb.debian.org/debian bookworm main" >"$root/etc/apt/sources.list"
+  printf '[global]\ntimeout = 60\n' >"$root/etc/pip.conf"
+  snap() { (cd "$root" && find etc -type f -exec sha256sum {} + | sort); }
+  local before; before=$(snap)
+  local args=(-i localhost, -c local -e airgap_repos_become=false -e "airgap_repos_root=$root"
+    -e debian_repo=http://127.0.0.1:1/debs/ -e files_repo=http://127.0.0.1:1)
+  ansible-playbook airgap.kubespray.repos "${args[@]}" --check --diff >"$tmp/logs/repos-check.log" 2>&1 || { cat "$tmp/logs/repos-check.log"; return 1; }
+  grep -q "airgap-kubespray.sources" "$tmp/logs/repos-check.log" || { echo "--check --diff shows no file"; rc=1; }
+  [ "$(snap)" = "$before" ] || { echo "--check wrote files"; rc=1; }
+  ansible-playbook airgap.kubespray.repos "${args[@]}" >"$tmp/logs/repos-1.log" 2>&1 || { cat "$tmp/logs/repos-1.log"; return 1; }
+  grep -Eq '^localhost +: .*changed=1 ' "$tmp/logs/repos-1.log" || { echo "first run did not change"; rc=1; }
+  grep -q "URIs: http://127.0.0.1:1/debs/" "$root/etc/apt/sources.list.d/airgap-kubespray.sources" || { echo "no mirror source"; rc=1; }
+  grep -q "index-url = http://127.0.0.1:1/pypi/simple/" "$root/etc/pip.conf" || { echo "no pip mirror"; rc=1; }
+  [ ! -e "$root/etc/apt/sources.list" ] || { echo "sources.list still in place"; rc=1; }
+  ansible-playbook airgap.kubespray.repos "${args[@]}" >"$tmp/logs/repos-2.log" 2>&1 || { cat "$tmp/logs/repos-2.log"; return 1; }
+  grep -Eq '^localhost +: .*changed=0 ' "$tmp/logs/repos-2.log" || { echo "second run changed"; rc=1; }
+  ansible-playbook airgap.kubespray.repos "${args[@]}" -e airgap_repos_state=absent >"$tmp/logs/repos-absent.log" 2>&1 ||
+    { cat "$tmp/logs/repos-absent.log"; return 1; }
+  [ "$(snap)" = "$before" ] || { echo "absent did not restore etc/ byte for byte"; diff <(echo "$before") <(snap); rc=1; }
+  return $rc
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
+check "playbook airgap.kubespray.repos, then absent" repos_playbook
 check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook
 check "dispatch: uname, unsupported, delegate_to" dispatch
