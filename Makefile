@@ -30,7 +30,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry lint demo bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos lint demo bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -73,13 +73,16 @@ lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint test-go check-docs test-registry test-integration test-manifest
+test: lint test-go check-docs test-registry test-repos test-integration test-manifest
 
 test-go:
 	$(GO) test -count=1 ./...
 
 test-registry:
 	$(GO) test -tags registry -count=1 ./tests/registry/
+
+test-repos: build
+	tests/repos/run.sh
 
 test-integration: collection
 	AIRGAP_SKIP_BUILD=1 tests/integration/run.sh

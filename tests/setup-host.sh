@@ -11,7 +11,9 @@
 set -euo pipefail
 
 packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
-  docker-registry skopeo podman containerd openssl apache2-utils)
+  docker-registry skopeo podman containerd openssl apache2-utils
+  debootstrap dpkg-dev apt-utils gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
+  python3-setuptools-whl python3-wheel-whl)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host.sh: run as root" >&2

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -63,6 +64,12 @@ func (p *Plan) Apply() error {
 	if p.revert {
 		return p.applyRevert()
 	}
+	if len(p.Changes) > 0 && len(p.journal.Entries) == 0 {
+		// The backup folder itself, and whatever above it did not exist.
+		for _, d := range p.missingDirs(journalDir + "/journal.json") {
+			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: d, Action: madeDir})
+		}
+	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		switch c.Action {
@@ -73,6 +80,10 @@ func (p *Plan) Apply() error {
 			}
 			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: c.Path, Action: c.Action, Backup: c.Backup})
 		case Created:
+			// Folders made for it (etc/apt/keyrings, etc/pki/rpm-gpg...) go on revert too.
+			for _, d := range p.missingDirs(c.Path) {
+				p.journal.Entries = append(p.journal.Entries, journalEntry{Path: d, Action: madeDir})
+			}
 			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: c.Path, Action: Created})
 		}
 		if err := p.saveJournal(); err != nil {
@@ -107,9 +118,28 @@ func (p *Plan) applyRevert() error {
 	if err := os.RemoveAll(p.abs(journalDir)); err != nil {
 		return fmt.Errorf("removing the backup folder: %w", err)
 	}
-	// Leave no empty folders of ours behind (var/lib/airgap-kubespray, etc/apt/keyrings if new).
-	_ = os.Remove(filepath.Dir(p.abs(journalDir)))
+	// Folders Configure made, innermost first; only if empty (someone may have used them).
+	for i := len(p.journal.Entries) - 1; i >= 0; i-- {
+		if e := p.journal.Entries[i]; e.Action == madeDir {
+			_ = os.Remove(p.abs(e.Path))
+		}
+	}
 	return nil
+}
+
+// madeDir marks, in the journal, a folder Configure created.
+const madeDir = "mkdir"
+
+// missingDirs lists, outermost first, the folders above f that do not exist yet.
+func (p *Plan) missingDirs(f string) []string {
+	var out []string
+	for d := path.Dir(f); d != "/" && d != "."; d = path.Dir(d) {
+		if _, err := os.Lstat(p.abs(d)); err == nil {
+			break
+		}
+		out = append([]string{d}, out...)
+	}
+	return out
 }
 
 // freeBackup returns b, or b.1, b.2, ... when a file at the same path was backed up before

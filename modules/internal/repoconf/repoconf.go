@@ -352,6 +352,9 @@ func Revert(root string) (*Plan, error) {
 	}
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		e := j.Entries[i]
+		if e.Action == madeDir {
+			continue // removed, if empty, once the files are back
+		}
 		cur, exists, err := p.read(e.Path)
 		if err != nil {
 			return nil, err

@@ -89,8 +89,12 @@ func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
+		if err != nil {
 			return err
+		}
+		if fi.IsDir() {
+			out[strings.TrimPrefix(p, root)+"/"] = "dir"
+			return nil
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
