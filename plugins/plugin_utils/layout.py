@@ -1,6 +1,6 @@
 # Copyright: airgap.kubespray contributors
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""The files layout rule and the image target rule, for the Python side of the collection.
+"""The files layout rule, for the Python side of the collection.
 
 ``path_for`` mirrors ``PathFor`` in modules/internal/fetch/path.go (what offline_file_fetch
 does); tests/manifest checks both give the same answer for every URL of every manifest.
@@ -44,16 +44,3 @@ def path_for(url):
     if segments[0] == '.partial':
         raise UnsafePath('url %r: reserved path' % url)
     return '/'.join(segments)
-
-
-def split_reference(ref):
-    """Split ``repo[:tag][@digest]`` into (repo, tag, digest); a port is not a tag."""
-    digest = None
-    if '@' in ref:
-        ref, digest = ref.split('@', 1)
-    tag = None
-    slash = ref.rfind('/')
-    colon = ref.rfind(':')
-    if colon > slash:
-        ref, tag = ref[:colon], ref[colon + 1:]
-    return ref, tag, digest

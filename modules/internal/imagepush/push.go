@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -468,14 +467,4 @@ func (p *pusher) watch(images int) func() {
 	return progress.Tick(func() {
 		p.opts.OnProgress(Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()})
 	})
-}
-
-// SortedSources lists the entries' sources, sorted, for messages.
-func SortedSources(entries []Entry) []string {
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.Source
-	}
-	sort.Strings(out)
-	return out
 }
