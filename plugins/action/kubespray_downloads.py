@@ -235,9 +235,13 @@ class ActionModule(ActionBase):
         if not (cilium or scope == 'all'):
             return
         version = self._str(render('cilium_version', '{{ cilium_version }}'))
-        for name, url in (('cilium_helm_index', 'https://helm.cilium.io/index.yaml'),
-                          ('cilium_helm_chart', 'https://helm.cilium.io/cilium-%s.tgz' % version.lstrip('v'))):
+        # Offline, Kubespray's docs serve the helm repository under files_repo.
+        base = self._str(render('files_repo', "{{ (files_repo ~ '/helm.cilium.io') if files_repo is defined "
+                                              "else 'https://helm.cilium.io' }}"))
+        for name, leaf in (('cilium_helm_index', 'index.yaml'), ('cilium_helm_chart', 'cilium-%s.tgz' % version.lstrip('v'))):
+            url = base.rstrip('/') + '/' + leaf
             entry = self._file(name, url, '', arch, ['kube_control_plane'], cilium)
+            entry['path'] = 'helm.cilium.io/' + leaf  # its place in the files layout, wherever it is served
             entry['extra'] = True
             if not any(f['url'] == url for f in files):
                 files.append(entry)
