@@ -8,6 +8,7 @@ import (
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
+	verifymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_verify"
 )
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
@@ -15,6 +16,7 @@ var modules = []*module.Module{
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,
+	verifymod.Module,
 }
 
 func main() { module.MultiMain(modules...) }

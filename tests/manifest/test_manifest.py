@@ -10,6 +10,7 @@ download.yml (PyYAML, looking at each entry's `enabled` expression), never from 
 Needs build/airgap-kubespray-*.tar.gz (make collection) and tests/setup-host.sh's packages.
 """
 import glob
+import hashlib
 import json
 import os
 import re
@@ -94,23 +95,25 @@ def make_inventory(release, name, changes=()):
     return inv
 
 
-def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True):
+def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playbook='airgap.kubespray.manifest', extra_files=()):
     out = os.path.join(os.path.dirname(inv), 'out')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
                ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1',
                ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
     open(env['ANSIBLE_CONFIG'], 'a').close()
-    args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.manifest',
+    args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), playbook,
             '-e', 'airgap_kubespray_dir=%s' % (kubespray_dir or release), '-e', 'airgap_manifest_dir=%s' % out]
     for k, v in (extra or {}).items():
         args += ['-e', json.dumps({k: v})]
+    for f in extra_files:
+        args += ['-e', '@' + f]
     start = time.monotonic()
     p = subprocess.run(args, env=env, cwd=os.path.dirname(inv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     elapsed = time.monotonic() - start
     if check and p.returncode != 0:
-        raise AssertionError('manifest playbook failed (%s):\n%s' % (p.returncode, p.stdout[-4000:]))
-    if not check:
+        raise AssertionError('%s failed (%s):\n%s' % (playbook, p.returncode, p.stdout[-4000:]))
+    if not check or playbook != 'airgap.kubespray.manifest':
         return p
     with open(os.path.join(out, 'manifest.yaml')) as f:
         manifest = yaml.safe_load(f)
@@ -495,9 +498,78 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
                         self.assertEqual(resp.status, 200)
                 except urllib.error.HTTPError as e:
                     self.fail('Kubespray would pull %s, which is not in the registry (HTTP %s)' % (img['source'], e.code))
+            self.verify_mirror(release, m, hosts, work)
         finally:
             for role in ('upstream', 'target'):
                 subprocess.run([registry_sh, 'stop', os.path.join(work, role)])
+            subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx-files')])
+
+    def verify_mirror(self, release, m, hosts, work):
+        """The verify playbook passes on a complete mirror and names the missing file or image."""
+        # A files server holding a stand-in of every file, and Kubespray's checksum variables
+        # pointed at the stand-ins (they are role vars: only extra vars outrank them).
+        files = os.path.join(work, 'files')
+        checksums = {}
+        downloads = downloads_of(release)
+        for f in m['files']:
+            path = os.path.join(files, f['path'])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as fh:
+                fh.write('stand-in for ' + f['url'])
+            with open(path, 'rb') as fh:
+                digest = 'sha256:' + hashlib.sha256(fh.read()).hexdigest()
+            expr = str(downloads.get(f['name'], {}).get('checksum', ''))
+            var = re.search(r'(\w+_checksum)\b', expr)
+            table = re.search(r'(\w+_checksums)\.no_arch\[', expr)
+            if var:
+                checksums[var.group(1)] = digest
+            elif table:  # {{ calico_crds_checksums.no_arch[calico_version] }}: the version is in the URL
+                with open(os.path.join(release, 'roles/kubespray_defaults/vars/main/checksums.yml')) as fh:
+                    versions = yaml.safe_load(fh)[table.group(1)]['no_arch']
+                version = next(str(v) for v in versions if str(v) in f['url'])
+                checksums[table.group(1)] = {'no_arch': {version: digest}}
+        vars_file = os.path.join(work, 'checksums.json')
+        with open(vars_file, 'w') as fh:
+            json.dump(checksums, fh)
+        os.chmod(work, 0o755)
+        port = subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip()
+        subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-files'), files, port], check=True)
+        changes = [('all/offline.yml', 'registry_host', hosts['target']), ('all/offline.yml', 'files_repo', 'http://127.0.0.1:' + port)]
+        changes += [('all/offline.yml', var, '{{ registry_host }}') for var in
+                    ('kube_image_repo', 'gcr_image_repo', 'docker_image_repo', 'quay_image_repo', 'github_image_repo')]
+        changes += [('all/offline.yml', var, '{{ files_repo }}/' + host) for var, host in
+                    (('github_url', 'github.com'), ('dl_k8s_io_url', 'dl.k8s.io'),
+                     ('storage_googleapis_url', 'storage.googleapis.com'), ('get_helm_url', 'get.helm.sh'))]
+        inv = make_inventory(release, 'verify', changes)
+        extra = {'airgap_verify_insecure_registries': [hosts['target']]}
+
+        def verify():
+            return run_manifest(release, inv, extra=extra, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file])
+
+        p = verify()
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        self.assertIn('the mirror holds all %d files and %d images' % (len(m['files']), len(m['images'])), p.stdout)
+
+        # One file gone: verify names it; back: verify passes.
+        gone = m['files'][0]
+        path = os.path.join(files, gone['path'])
+        os.rename(path, path + '.away')
+        p = verify()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('file %s (' % gone['name'], p.stdout)
+        os.rename(path + '.away', path)
+        # One image gone (its manifest deleted from the registry): named too.
+        img = m['images'][0]
+        repo, tag = img['target'], img['tag']
+        head = urllib.request.Request('http://%s/v2/%s/manifests/%s' % (hosts['target'], repo, tag), method='HEAD', headers={
+            'Accept': 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, '
+                      'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'})
+        with NO_PROXY.open(head, timeout=10) as resp:
+            digest = resp.headers['Docker-Content-Digest']
+        NO_PROXY.open(urllib.request.Request('http://%s/v2/%s/manifests/%s' % (hosts['target'], repo, digest), method='DELETE'), timeout=10).close()
+        p = verify()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('image %s (' % img['name'], p.stdout)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,182 @@
+// Package verify checks that a mirror holds what a Kubespray run will ask for: every file at
+// its URL with its checksum (streamed, nothing stored), and every image under its name with
+// the platforms asked for.
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+)
+
+// File is a download Kubespray will make.
+type File struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Checksum string `json:"checksum"` // sha256:<hex>, or empty to check presence only
+}
+
+// Image is an image Kubespray will pull.
+type Image struct {
+	Name      string   `json:"name"`
+	Ref       string   `json:"ref"`       // as Kubespray will pull it, registry included
+	Platforms []string `json:"platforms"` // os/arch; empty: any
+}
+
+// Result is one checked item.
+type Result struct {
+	Kind   string `json:"kind"` // file or image
+	Name   string `json:"name"`
+	Where  string `json:"where"` // URL or reference
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Options configure Check.
+type Options struct {
+	HTTP        *http.Client
+	Registry    *regclient.Client
+	Concurrency int // if <= 0, 8
+}
+
+// Check checks every file and image; the results keep the input order (files first).
+func Check(ctx context.Context, files []File, images []Image, o Options) []Result {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	out := make([]Result, len(files)+len(images))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if i < len(files) {
+					out[i] = checkFile(ctx, o.HTTP, files[i])
+				} else {
+					out[i] = checkImage(ctx, o.Registry, images[i-len(files)])
+				}
+			}
+		}()
+	}
+	for i := range out {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+func checkFile(ctx context.Context, c *http.Client, f File) Result {
+	r := Result{Kind: "file", Name: f.Name, Where: f.URL}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
+	if err != nil {
+		r.Detail = err.Error()
+		return r
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		r.Detail = err.Error()
+		return r
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		r.Detail = "HTTP " + resp.Status
+		return r
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		r.Detail = "reading: " + err.Error()
+		return r
+	}
+	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	want := strings.ToLower(f.Checksum)
+	if want != "" && !strings.Contains(want, ":") {
+		want = "sha256:" + want
+	}
+	if want != "" && got != want {
+		r.Detail = fmt.Sprintf("checksum %s, Kubespray expects %s", got, want)
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
+	r := Result{Kind: "image", Name: img.Name, Where: img.Ref}
+	ref, err := c.Reference(img.Ref)
+	if err != nil {
+		r.Detail = err.Error()
+		return r
+	}
+	desc, err := remote.Get(ref, c.Remote(ctx)...)
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			r.Detail = "not in the registry"
+		} else {
+			r.Detail = regclient.Clean(err).Error()
+		}
+		return r
+	}
+	have, err := platforms(desc)
+	if err != nil {
+		r.Detail = err.Error()
+		return r
+	}
+	var missing []string
+	for _, p := range img.Platforms {
+		if !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		r.Detail = "no image for " + strings.Join(missing, ", ")
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+// platforms lists the os/arch an image or index serves.
+func platforms(desc *remote.Descriptor) (map[string]bool, error) {
+	out := map[string]bool{}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range im.Manifests {
+			if m.Platform != nil {
+				out[m.Platform.OS+"/"+m.Platform.Architecture] = true
+			}
+		}
+		return out, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	out[cf.OS+"/"+cf.Architecture] = true
+	return out, nil
+}

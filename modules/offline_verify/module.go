@@ -1,0 +1,81 @@
+// Package verifymod is the airgap.kubespray.offline_verify module: does the mirror hold
+// every file and image Kubespray will ask for? On top of modules/internal/verify.
+package verifymod
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verify"
+)
+
+type image struct {
+	Name   string   `json:"name"`
+	Source string   `json:"source"`
+	Arches []string `json:"arches"`
+}
+
+type args struct {
+	Files              []verify.File `json:"files"`
+	Images             []image       `json:"images"`
+	CAPath             string        `json:"ca_path"`
+	ValidateCerts      bool          `json:"validate_certs"`
+	InsecureRegistries []string      `json:"insecure_registries"`
+	Auth               any           `json:"auth"`
+	Concurrency        int           `json:"concurrency"`
+	Timeout            int           `json:"timeout"`
+}
+
+func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
+	var a args
+	if err := inv.Decode(&a); err != nil {
+		return nil, err
+	}
+	timeout := time.Duration(a.Timeout) * time.Second
+	httpClient, err := fetch.NewHTTPClient(fetch.ClientOptions{Timeout: timeout, Insecure: !a.ValidateCerts, CAPath: a.CAPath})
+	if err != nil {
+		return nil, err
+	}
+	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := regclient.New(regclient.Options{CAPath: a.CAPath, Insecure: a.InsecureRegistries, AuthFile: authFile,
+		Credentials: creds, Timeout: timeout, Retries: 1})
+	if err != nil {
+		return nil, err
+	}
+	images := make([]verify.Image, len(a.Images))
+	for i, img := range a.Images {
+		images[i] = verify.Image{Name: img.Name, Ref: img.Source}
+		for _, arch := range img.Arches {
+			images[i].Platforms = append(images[i].Platforms, "linux/"+arch)
+		}
+	}
+	results := verify.Check(ctx, a.Files, images, verify.Options{HTTP: httpClient, Registry: reg, Concurrency: a.Concurrency})
+	var bad []verify.Result
+	for _, r := range results {
+		if !r.OK {
+			bad = append(bad, r)
+		}
+	}
+	msg := fmt.Sprintf("the mirror holds all %d files and %d images Kubespray will ask for", len(a.Files), len(a.Images))
+	if len(bad) > 0 {
+		var lines []string
+		for _, r := range bad {
+			lines = append(lines, fmt.Sprintf("%s %s (%s): %s", r.Kind, r.Name, r.Where, r.Detail))
+		}
+		msg = fmt.Sprintf("%d of %d items missing or wrong on the mirror: %s", len(bad), len(results), strings.Join(lines, "; "))
+	}
+	failed := []verify.Result{}
+	failed = append(failed, bad...)
+	return &module.Result{Failed: len(bad) > 0, Msg: msg, Data: map[string]any{
+		"items": results, "failed_items": failed,
+		"totals": map[string]int{"files": len(a.Files), "images": len(a.Images), "failed": len(bad)},
+	}}, nil
+}

@@ -1,0 +1,66 @@
+package verifymod
+
+import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+
+// manifestKeys are the other keys of manifest.yaml entries, accepted so that the lists can be
+// passed as they are.
+var manifestKeys = []module.Option{
+	{Name: "path", Description: []string{"Ignored."}},
+	{Name: "repo", Description: []string{"Ignored."}},
+	{Name: "tag", Description: []string{"Ignored."}},
+	{Name: "digest", Description: []string{"Ignored."}},
+	{Name: "target", Description: []string{"Ignored."}},
+	{Name: "groups", Type: module.TypeList, Description: []string{"Ignored."}},
+	{Name: "enabled", Type: module.TypeBool, Description: []string{"Ignored."}},
+	{Name: "extra", Type: module.TypeBool, Description: []string{"Ignored."}},
+}
+
+// Module is the module's one description: validation, CLI flags and the doc stub.
+var Module = &module.Module{
+	Name: "offline_verify",
+	Run:  run,
+	Spec: module.Spec{Options: []module.Option{
+		{Name: "files", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+			"Files Kubespray will download, as the C(files) of a manifest evaluated with the offline variables: each is fetched (streamed, not stored) and its sha256 compared with C(checksum).",
+		}, Options: append([]module.Option{
+			{Name: "name", Description: []string{"The download's name, for messages."}},
+			{Name: "url", Required: true, Description: []string{"The URL Kubespray will fetch."}},
+			{Name: "checksum", Default: "", Description: []string{"C(sha256:<hex>) Kubespray expects; empty checks presence only."}},
+			{Name: "arches", Type: module.TypeList, Description: []string{"Ignored."}},
+		}, manifestKeys...)},
+		{Name: "images", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+			"Images Kubespray will pull, as the C(images) of a manifest evaluated with the offline variables: each must resolve in its registry, for every arch in C(arches).",
+		}, Options: append([]module.Option{
+			{Name: "name", Description: []string{"The image's name, for messages."}},
+			{Name: "source", Required: true, Description: []string{"The reference Kubespray will pull, registry included."}},
+			{Name: "arches", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Architectures the image must serve (C(linux/<arch>))."}},
+		}, manifestKeys...)},
+		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the files server and the registry."}},
+		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify the files server's TLS certificate."}},
+		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts reached over plain HTTP."}},
+		{Name: "auth", Type: module.TypeRaw, Description: []string{"Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked)."}},
+		{Name: "concurrency", Type: module.TypeInt, Default: 8, Short: "j", Description: []string{"Items checked at once."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 30, Description: []string{"Seconds to wait for a connection or response headers."}},
+	}},
+	Doc: module.Doc{
+		ShortDescription: "Check that the offline mirror holds every file and image Kubespray will ask for",
+		Description: []string{
+			"Fetches every file (checking its sha256 against Kubespray's) and resolves every image (checking its platforms) exactly as given, and fails listing each missing or wrong item by name.",
+			"Changes nothing. Used by the C(airgap.kubespray.verify) playbook, which asks Kubespray for the lists with the inventory's offline variables.",
+		},
+		SeeAlso:   []string{"airgap.kubespray.kubespray_downloads"},
+		CheckMode: "full",
+		DiffMode:  "none",
+		Examples: `- name: Check the mirror against what Kubespray will ask for
+  airgap.kubespray.offline_verify:
+    files: "{{ airgap_verify_manifest.files }}"
+    images: "{{ airgap_verify_manifest.images }}"
+    ca_path: /etc/airgap/registry/ca.pem
+`,
+		Return: []module.ReturnValue{
+			{Name: "items", Description: "One entry per file and image: kind, name, where (URL or reference), ok, detail.", Returned: "always", Type: "list", Elements: "dict"},
+			{Name: "failed_items", Description: "The missing or wrong items.", Returned: "always", Type: "list", Elements: "dict"},
+			{Name: "totals", Description: "files, images, failed.", Returned: "always", Type: "dict"},
+		},
+	},
+}
