@@ -102,7 +102,9 @@ def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playb
                ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
     open(env['ANSIBLE_CONFIG'], 'a').close()
     args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), playbook,
-            '-e', 'airgap_kubespray_dir=%s' % (kubespray_dir or release), '-e', 'airgap_manifest_dir=%s' % out]
+            '-e', 'airgap_kubespray_dir=%s' % (kubespray_dir or release)]
+    if playbook == 'airgap.kubespray.manifest':
+        args += ['-e', 'airgap_manifest_dir=%s' % out]
     for k, v in (extra or {}).items():
         args += ['-e', json.dumps({k: v})]
     for f in extra_files:
@@ -439,6 +441,102 @@ class GeneratedOfflineVars(unittest.TestCase):
                 self.assertEqual('cilium_install_extra_flags' in data, plugin == 'cilium')
 
 
+def stand_in_files(release, manifests, files_dir, vars_file):
+    """Writes a stand-in for every file of the manifests under files_dir (<host>/<path>) and a vars
+    file pointing Kubespray's checksum variables at them (role vars: pass it as extra vars)."""
+    downloads = downloads_of(release)
+    with open(os.path.join(release, 'roles/kubespray_defaults/vars/main/checksums.yml')) as fh:
+        tables = yaml.safe_load(fh)
+    checksums = {}
+    for m in manifests:
+        for f in m['files']:
+            path = os.path.join(files_dir, f['path'])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as fh:
+                fh.write('stand-in for ' + f['url'])
+            with open(path, 'rb') as fh:
+                digest = 'sha256:' + hashlib.sha256(fh.read()).hexdigest()
+            expr = str(downloads.get(f['name'], {}).get('checksum', ''))
+            var = re.search(r'(\w+_checksum)\b', expr)
+            table = re.search(r'(\w+_checksums)\.no_arch\[', expr)
+            if var:
+                checksums[var.group(1)] = digest
+            elif table:  # {{ calico_crds_checksums.no_arch[calico_version] }}: the version is in the URL
+                version = next(str(v) for v in tables[table.group(1)]['no_arch'] if str(v) in f['url'])
+                checksums.setdefault(table.group(1), {'no_arch': {}})['no_arch'][version] = digest
+    with open(vars_file, 'w') as fh:
+        json.dump(checksums, fh)
+
+
+class DownloadPipeline(unittest.TestCase):
+    """The download playbook: manifest -> files -> images -> bundle, from a stand-in upstream on
+    127.0.0.1; a rerun reuses everything; switching calico to cilium fetches only cilium's items."""
+
+    def test_download_then_switch_to_cilium(self):
+        release = [r for r in RELEASES if os.path.basename(r) == 'v2.31.0'] or RELEASES[-1:]
+        release = release[0]
+        work = os.path.join(TMP, 'pipeline')
+        os.makedirs(work, exist_ok=True)
+        os.chmod(work, 0o755)
+        calico = sample_manifest(release)[0]
+        cilium = run_manifest(release, make_inventory(release, 'pipeline-cilium-list',
+                                                      [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')]))[0]
+        registry_sh = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
+        vars_file = os.path.join(work, 'checksums.json')
+        stand_in_files(release, [calico, cilium], os.path.join(work, 'upstream-files'), vars_file)
+        try:
+            port = subprocess.check_output([registry_sh, 'free-port'], universal_newlines=True).strip()
+            subprocess.run([registry_sh, 'start', os.path.join(work, 'registry'), port], check=True, stdout=subprocess.DEVNULL)
+            up = '127.0.0.1:' + port
+            names = os.path.join(work, 'names.list')
+            with open(names, 'w') as f:
+                f.write(''.join(sorted({i['source'] + '\n' for m in (calico, cilium) for i in m['images'] + m['mirror_images']})))
+            subprocess.run(['go', 'run', './tests/tools/imageset', '--registry', up, '--names', names, '--scale', '0.001'],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=dict(os.environ, PATH='/usr/local/go/bin:' + os.environ.get('PATH', '')))
+            fport = subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip()
+            subprocess.run([NGINX, 'start', os.path.join(work, 'nginx'), os.path.join(work, 'upstream-files'), fport], check=True)
+            hosts = sorted({i['source'].split('/')[0] for m in (calico, cilium) for i in m['images'] + m['mirror_images']})
+            extra = {
+                'airgap_bundle_dir': os.path.join(work, 'bundle'),
+                'airgap_file_mirrors': [{'prefix': 'https://', 'replace': 'http://127.0.0.1:%s/' % fport}],
+                'airgap_image_mirrors': [{'prefix': h, 'replace': '%s/%s' % (up, h)} for h in hosts],
+                'airgap_insecure_registries': [up],
+            }
+            inv = make_inventory(release, 'pipeline')
+
+            def download():
+                p = run_manifest(release, inv, extra=extra, playbook='airgap.kubespray.download', check=False, extra_files=[vars_file])
+                self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+                return p.stdout
+
+            out = download()
+            bundle = extra['airgap_bundle_dir']
+            self.assertIn('fetched %d, skipped 0, failed 0 of %d items' % (len(calico['files']), len(calico['files'])), out)
+            n_images = len(calico['images']) + len(calico['mirror_images'])
+            self.assertIn('pulled %d, imported 0, skipped 0, failed 0 of %d images' % (n_images, n_images), out)
+            for f in ('manifest.yaml', 'files.list', 'images.list', 'kubespray.tar.gz', 'airgap-kubespray-collection.tar.gz',
+                      'SHA256SUMS', 'images/index.json'):
+                self.assertTrue(os.path.exists(os.path.join(bundle, f)), f)
+            check = subprocess.run(['sha256sum', '--quiet', '-c', 'SHA256SUMS'], cwd=bundle, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, universal_newlines=True)
+            self.assertEqual(check.returncode, 0, check.stdout[-2000:])
+
+            out = download()
+            self.assertIn('reused: %d files and %d images already in the bundle' % (len(calico['files']), n_images), out)
+
+            # Switch the inventory to cilium: only cilium's items are new.
+            inv = make_inventory(release, 'pipeline', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')])
+            out = download()
+            new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
+            new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
+            self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), out)
+            self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)), out)
+        finally:
+            subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
+            subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
+
+
 class ImagesWhereKubesprayLooks(unittest.TestCase):
     """Images pushed with offline_image_push's default mapping (strip) are exactly where
     Kubespray asks for them once offline.yml points the five *_image_repo variables at the
@@ -509,28 +607,8 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
         # A files server holding a stand-in of every file, and Kubespray's checksum variables
         # pointed at the stand-ins (they are role vars: only extra vars outrank them).
         files = os.path.join(work, 'files')
-        checksums = {}
-        downloads = downloads_of(release)
-        for f in m['files']:
-            path = os.path.join(files, f['path'])
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as fh:
-                fh.write('stand-in for ' + f['url'])
-            with open(path, 'rb') as fh:
-                digest = 'sha256:' + hashlib.sha256(fh.read()).hexdigest()
-            expr = str(downloads.get(f['name'], {}).get('checksum', ''))
-            var = re.search(r'(\w+_checksum)\b', expr)
-            table = re.search(r'(\w+_checksums)\.no_arch\[', expr)
-            if var:
-                checksums[var.group(1)] = digest
-            elif table:  # {{ calico_crds_checksums.no_arch[calico_version] }}: the version is in the URL
-                with open(os.path.join(release, 'roles/kubespray_defaults/vars/main/checksums.yml')) as fh:
-                    versions = yaml.safe_load(fh)[table.group(1)]['no_arch']
-                version = next(str(v) for v in versions if str(v) in f['url'])
-                checksums[table.group(1)] = {'no_arch': {version: digest}}
         vars_file = os.path.join(work, 'checksums.json')
-        with open(vars_file, 'w') as fh:
-            json.dump(checksums, fh)
+        stand_in_files(release, [m], files, vars_file)
         os.chmod(work, 0o755)
         port = subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip()
         subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-files'), files, port], check=True)
