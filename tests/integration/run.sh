@@ -356,7 +356,39 @@ repos_playbook() {
   return $rc
 }
 
+# The files_server and registry roles on 127.0.0.1 (airgap_service_manager=none): up, up again
+# (changed=0), changed settings (restart/reload), --check on fresh state folders (nothing written),
+# systemd units (content, verify), absent.
+ms_handler_changed() { # ms_handler_changed NAME: the handler ran and reported changed in the `change` run
+  awk -v h="$1" '/^RUNNING HANDLER/ && index($0, h) {f=1; next} f && /^(changed|ok|skipping|fatal):/ {print $1; exit}' \
+    "$tmp/logs/mirror-services-change.vvv.log" | grep -q '^changed:'
+}
+mirror_services() {
+  local ms_vars=$tmp/mirror-services-vars.json recap rc=0 phase
+  mkdir -p "$tmp/work/mirror-services"
+  printf '{"ms_work": "%s", "ms_files_port": %s, "ms_registry_port": %s}\n' "$tmp/work/mirror-services" \
+    "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$ms_vars"
+  for phase in up again change check systemd absent; do
+    local args=(-i localhost, -c local -e "@$ms_vars" -e "ms_phase=${phase/again/up}")
+    [ "$phase" = check ] && args+=(--check --diff)
+    playbook "mirror-services-$phase" "${args[@]}" mirror_services.yml || { rc=1; break; }
+    recap=$(grep -E '^localhost +: ' "$tmp/logs/mirror-services-$phase.vvv.log")
+    echo "$phase: $recap"
+    case $phase in
+      up) [[ $recap == *"changed=0 "* ]] && { echo "first run changed nothing"; rc=1; } ;;
+      again) [[ $recap == *"changed=0 "* ]] || { echo "second run changed something"; rc=1; } ;;
+      change) ms_handler_changed 'Registry | Start the registry again' && ms_handler_changed 'Files server | Reload nginx' ||
+        { echo "a changed configuration did not restart the registry or reload nginx"; rc=1; } ;;
+    esac
+  done
+  if [ $rc -ne 0 ]; then # never leave the servers running
+    ansible-playbook -i localhost, -c local -e "@$ms_vars" -e ms_phase=absent mirror_services.yml >/dev/null 2>&1 || true
+  fi
+  return $rc
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
+check "files_server and registry roles (no service manager)" mirror_services
 check "playbook airgap.kubespray.repos, then absent" repos_playbook
 check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook
