@@ -532,9 +532,48 @@ class DownloadPipeline(unittest.TestCase):
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
             self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), out)
             self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)), out)
+
+            # Offline side: the mirror from the bundle, then verify asks Kubespray and checks it.
+            self.mirror_then_verify(release, inv, work, bundle, vars_file)
         finally:
             subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
             subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
+
+
+    def mirror_then_verify(self, release, inv, work, bundle, vars_file):
+        root = os.path.join(work, 'admin-root')  # the admin node's package config, as a scratch tree
+        os.makedirs(os.path.join(root, 'etc', 'apt'), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'os-release'), 'w') as f:
+            f.write('ID=debian\nVERSION_ID="12"\n')
+        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(2)]
+        state = os.path.join(work, 'mirror-state')
+        mirror_vars = {
+            'airgap_bundle_dir': bundle, 'airgap_mirror_address': '127.0.0.1',
+            'airgap_mirror_files_port': int(ports[0]), 'airgap_mirror_registry_port': int(ports[1]),
+            'airgap_files_listen_override': '127.0.0.1:' + ports[0], 'airgap_registry_listen_override': '127.0.0.1:' + ports[1],
+            'airgap_service_manager': 'none', 'airgap_files_state_dir': state + '/files', 'airgap_registry_state_dir': state + '/registry',
+            'airgap_registry_data_dir': state + '/registry-data', 'airgap_repos_root': root, 'airgap_repos_become': False,
+            'debian_repo': 'http://127.0.0.1:%s/debs/' % ports[0],
+            'airgap_offline_vars_file': os.path.join(inv, 'group_vars', 'all', 'offline.yml'),
+        }
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
+                   ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1')
+        try:
+            for run in ('first', 'again'):
+                p = subprocess.run(['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.mirror',
+                                    '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   universal_newlines=True)
+                self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+                if run == 'again':
+                    self.assertRegex(p.stdout, r'localhost +: ok=\d+ +changed=0 ', 'a mirror rerun changed something')
+            ca = os.path.join(state, 'registry-tls', 'ca.pem')
+            p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
+                             extra={'airgap_verify_ca_path': ca})
+            self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+            self.assertIn('the mirror holds all', p.stdout)
+        finally:
+            subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
+                            '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class ImagesWhereKubesprayLooks(unittest.TestCase):
