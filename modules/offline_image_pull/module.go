@@ -66,7 +66,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		return result(a.Dest, res, nil), nil
 	}
 	line := progress.NewLine(inv.Progress)
-	onProgress := func(p imagepull.Progress) { line.Update(p.Done, p.Images, p.Failed, p.Bytes, "") }
+	onProgress := func(p imagepull.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") }
 	rep := &imagepull.Report{}
 	if len(a.Archives) > 0 {
 		imp, err := imagepull.Import(ctx, store, a.Archives, inv.CheckMode)

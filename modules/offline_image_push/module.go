@@ -73,7 +73,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
 		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
-		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Images, p.Failed, p.Bytes, "") },
+		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
 	})
 	line.Done()
 	if err != nil {

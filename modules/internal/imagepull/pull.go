@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,11 +43,8 @@ type Options struct {
 	OnProgress  func(Progress)
 }
 
-// Progress is a snapshot of a running Pull or Import.
-type Progress struct {
-	Images, Done, Failed int
-	Bytes                int64
-}
+// Progress is a snapshot of a running Pull.
+type Progress = progress.Counts
 
 // Status is what happened to one image.
 type Status string
@@ -151,10 +147,7 @@ func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Optio
 			defer wg.Done()
 			for i := range work {
 				p.pullWithRetries(ctx, images[i], &rep.Images[i])
-				p.done.Add(1)
-				if rep.Images[i].Status == StatusFailed {
-					p.failed.Add(1)
-				}
+				p.count.Finish(rep.Images[i].Status == StatusFailed)
 			}
 		}()
 	}
@@ -164,7 +157,7 @@ func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Optio
 	close(work)
 	wg.Wait()
 	stop()
-	rep.Bytes, rep.Seconds = p.bytes.Load(), time.Since(start).Seconds()
+	rep.Bytes, rep.Seconds = p.count.Bytes(), time.Since(start).Seconds()
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("pulling: %w", ctx.Err())
 	}
@@ -172,12 +165,10 @@ func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Optio
 }
 
 type puller struct {
-	opts   Options
-	store  *ocistore.Store
-	bytes  atomic.Int64
-	done   atomic.Int64
-	failed atomic.Int64
-	blobs  sync.Map // digest -> *blobOnce: one download per blob, shared by images
+	opts  Options
+	store *ocistore.Store
+	count progress.Counter
+	blobs sync.Map // digest -> *blobOnce: one download per blob, shared by images
 }
 
 type blobOnce struct {
@@ -429,7 +420,7 @@ func (p *puller) blob(ctx context.Context, d v1.Hash, size int64, write func() (
 	if first {
 		r.Bytes += b.n
 		r.Blobs++
-		p.bytes.Add(b.n)
+		p.count.AddBytes(b.n)
 	}
 	return nil
 }
@@ -487,11 +478,4 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return pl, nil
 }
 
-func (p *puller) watch(images int) func() {
-	if p.opts.OnProgress == nil {
-		return func() {}
-	}
-	return progress.Tick(func() {
-		p.opts.OnProgress(Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()})
-	})
-}
+func (p *puller) watch(images int) func() { return p.count.Watch(images, p.opts.OnProgress) }

@@ -59,10 +59,7 @@ type Options struct {
 }
 
 // Progress is a snapshot of a running Push.
-type Progress struct {
-	Images, Done, Failed int
-	Bytes                int64
-}
+type Progress = progress.Counts
 
 // Status is what happened to one image.
 type Status string
@@ -172,10 +169,10 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 			p.fail(r, err)
 		case present:
 			r.Status = StatusSkipped
-			p.done.Add(1)
+			p.count.Finish(false)
 		case opts.DryRun:
 			r.Status = StatusWouldPush
-			p.done.Add(1)
+			p.count.Finish(false)
 		}
 	})
 	// 2. The rest, with retries; a retry finds what the failed attempt already uploaded.
@@ -212,9 +209,7 @@ type pusher struct {
 	pusher *remote.Pusher
 	mu     sync.Mutex
 	mounts map[string]name.Repository // blob digest -> a repository that has it
-	bytes  atomic.Int64
-	done   atomic.Int64
-	failed atomic.Int64
+	count  progress.Counter
 }
 
 // pending lists the images still to push: not yet attempted, or failed in a retryable way.
@@ -304,7 +299,7 @@ func (p *pusher) pushAll(ctx context.Context, entries []Entry, rep *Report, todo
 			return
 		}
 		r.Status = StatusPushed
-		p.done.Add(1)
+		p.count.Finish(false)
 	})
 }
 
@@ -342,7 +337,7 @@ func (p *pusher) upload(ctx context.Context, repo name.Repository, b Blob) (int6
 		return 0, authError(err)
 	}
 	n := c.n.Load()
-	p.bytes.Add(n)
+	p.count.AddBytes(n)
 	return n, nil
 }
 
@@ -396,8 +391,7 @@ func (p *pusher) fail(r *Result, err error) {
 	}
 	err = regclient.Clean(err)
 	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
-	p.failed.Add(1)
-	p.done.Add(1)
+	p.count.Finish(true)
 }
 
 // each runs f(0..n-1) on Concurrency goroutines.
@@ -460,11 +454,4 @@ func (r *countingReader) Read(b []byte) (int, error) {
 
 func (r *countingReader) Close() error { return r.rc.Close() }
 
-func (p *pusher) watch(images int) func() {
-	if p.opts.OnProgress == nil {
-		return func() {}
-	}
-	return progress.Tick(func() {
-		p.opts.OnProgress(Progress{Images: images, Done: int(p.done.Load()), Failed: int(p.failed.Load()), Bytes: p.bytes.Load()})
-	})
-}
+func (p *pusher) watch(images int) func() { return p.count.Watch(images, p.opts.OnProgress) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,4 +98,40 @@ func Tick(report func()) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// Counts is a snapshot of a job over many items.
+type Counts struct {
+	Items, Done, Failed int
+	Bytes               int64
+}
+
+// Counter counts finished and failed items and transferred bytes, from many goroutines.
+type Counter struct {
+	done, failed, bytes atomic.Int64
+}
+
+// Finish counts one item as done, and as failed too when failed is true.
+func (c *Counter) Finish(failed bool) {
+	if failed {
+		c.failed.Add(1)
+	}
+	c.done.Add(1)
+}
+
+// AddBytes counts n more bytes transferred.
+func (c *Counter) AddBytes(n int64) { c.bytes.Add(n) }
+
+// Bytes is the bytes counted so far.
+func (c *Counter) Bytes() int64 { return c.bytes.Load() }
+
+// Watch calls report with the counts (of items in all) about twice a second until the
+// returned stop function is called; with a nil report it does nothing.
+func (c *Counter) Watch(items int, report func(Counts)) (stop func()) {
+	if report == nil {
+		return func() {}
+	}
+	return Tick(func() {
+		report(Counts{Items: items, Done: int(c.done.Load()), Failed: int(c.failed.Load()), Bytes: c.bytes.Load()})
+	})
 }
