@@ -5,7 +5,7 @@
 #   make collection      build/airgap-kubespray-<version>.tar.gz (checked < 20 MB)
 #   make install         install that tarball into $(COLLECTIONS_PATH)
 #   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible)
-#   make demo            a local demo on loopback
+#   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook against its 15 s budget
 #   make bench-images    offline_image_push against nerdctl, podman and skopeo
@@ -30,7 +30,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos lint demo bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -73,7 +73,7 @@ lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint test-go check-docs test-registry test-repos test-integration test-manifest
+test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-demo
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -91,7 +91,13 @@ test-manifest: collection
 	python3 -m unittest discover -s tests/manifest -v
 
 demo: collection
-	tests/demo/run.sh
+	tests/demo/demo.py up
+
+demo-down:
+	tests/demo/demo.py down
+
+test-demo: collection
+	python3 -m unittest discover -s tests/demo -v
 
 bench-files:
 	tests/bench/files.sh

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepull"
@@ -21,6 +24,8 @@ import (
 type args struct {
 	Src         []string `json:"src"`
 	Registry    string   `json:"registry"`
+	Archive     string   `json:"archive"`
+	Platform    string   `json:"platform"`
 	Mapping     string   `json:"mapping"`
 	Namespace   string   `json:"namespace"`
 	StripHosts  []string `json:"strip_hosts"`
@@ -40,6 +45,12 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err := inv.Decode(&a); err != nil {
 		return nil, err
 	}
+	if (a.Registry == "") == (a.Archive == "") {
+		return nil, fmt.Errorf("exactly one of registry and archive is required")
+	}
+	if a.Archive != "" {
+		return archive(ctx, inv, a)
+	}
 	opts := regclient.Options{CAPath: a.CAPath, AuthFile: a.Auth, Retries: a.Retries, Jobs: a.Concurrency,
 		Timeout: time.Duration(a.Timeout) * time.Second}
 	if a.Insecure {
@@ -52,23 +63,11 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var subset []string
-	for _, s := range a.Images {
-		n, err := imagename.Normalize(s)
-		if err != nil {
-			return nil, err
-		}
-		subset = append(subset, n)
-	}
-	store, cleanup, err := source(ctx, a.Src, inv.CheckMode)
+	entries, cleanup, err := entriesOf(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	entries, err := imagepush.FromLayout(store, subset)
-	if err != nil {
-		return nil, err
-	}
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
@@ -82,9 +81,69 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	return result(a.Registry, rep), nil
 }
 
+// archive writes one image of src as a docker-save tarball (for a container runtime's load).
+func archive(ctx context.Context, inv *module.Invocation, a args) (*module.Result, error) {
+	platform := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if a.Platform != "" {
+		p, err := v1.ParsePlatform(a.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("platform: %w", err)
+		}
+		platform = *p
+	}
+	if len(a.Images) > 1 {
+		return nil, fmt.Errorf("archive holds one image: images names %d", len(a.Images))
+	}
+	entries, cleanup, err := entriesOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if len(entries) != 1 {
+		return nil, fmt.Errorf("archive holds one image: name it with images (src has %d)", len(entries))
+	}
+	e := entries[0]
+	data := map[string]any{"archive": a.Archive, "images": []map[string]string{{"source": e.Source, "digest": e.Digest.String()}}}
+	changed, err := imagepush.Archive(e, platform, a.Archive, inv.CheckMode)
+	if err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("%s is up to date (%s, %s)", a.Archive, e.Source, platform.String())
+	switch {
+	case changed && inv.CheckMode:
+		msg = fmt.Sprintf("would write %s (%s, %s)", a.Archive, e.Source, platform.String())
+	case changed:
+		msg = fmt.Sprintf("wrote %s (%s, %s)", a.Archive, e.Source, platform.String())
+	}
+	return &module.Result{Changed: changed, Msg: msg, Data: data}, nil
+}
+
+// entriesOf reads the images of src (only those named by images, when it names any).
+func entriesOf(ctx context.Context, a args) ([]imagepush.Entry, func(), error) {
+	var subset []string
+	for _, s := range a.Images {
+		n, err := imagename.Normalize(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		subset = append(subset, n)
+	}
+	store, cleanup, err := source(ctx, a.Src)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := imagepush.FromLayout(store, subset)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return entries, cleanup, nil
+}
+
 // source opens the layout to push from: src's one folder, or a temporary layout (beside the
 // first tarball) that the docker-save tarballs in src are imported into.
-func source(ctx context.Context, src []string, checkMode bool) (*ocistore.Store, func(), error) {
+// Check mode imports too: it reads the tarballs and never writes the registry.
+func source(ctx context.Context, src []string) (*ocistore.Store, func(), error) {
 	nothing := func() {}
 	if len(src) == 1 {
 		if fi, err := os.Stat(src[0]); err == nil && fi.IsDir() {
@@ -116,7 +175,6 @@ func source(ctx context.Context, src []string, checkMode bool) (*ocistore.Store,
 		cleanup()
 		return nil, nothing, fmt.Errorf("importing docker-save tarballs: %s", fails[0].Msg)
 	}
-	_ = checkMode // check mode still imports into the temporary layout: it reads, never writes the registry
 	return store, cleanup, nil
 }
 

@@ -10,7 +10,12 @@ var Module = &module.Module{
 		{Name: "src", Type: module.TypeList, Elements: module.TypePath, Required: true, Description: []string{
 			"An OCI image layout folder (as C(offline_image_pull) writes it), or a list of docker-save tarballs (gzipped or not), which are imported into a temporary layout beside the first one.",
 		}},
-		{Name: "registry", Required: true, Description: []string{"The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000)."}},
+		{Name: "registry", Description: []string{"The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry) and C(archive) is required."}},
+		{Name: "archive", Type: module.TypePath, Description: []string{
+			"Instead of pushing, write one image (C(images) names it, unless C(src) holds only one) as a docker-save tarball at this path, tagged with its original reference, for C(docker load), C(podman load) or C(nerdctl load): how the mirror's own registry and nginx reach a container runtime before any registry exists.",
+			"The file is replaced only when its content changes (atomically), so a rerun is C(changed=false).",
+		}},
+		{Name: "platform", Default: "", Description: []string{"With C(archive): the platform (C(os/arch[/variant])) taken from a multi-platform image; default the host's, C(linux/<arch>)."}},
 		{Name: "mapping", Default: "strip", Choices: []any{"strip", "keep"}, Description: []string{
 			"C(strip) drops the upstream registry (C(registry.k8s.io), C(k8s.gcr.io), C(gcr.io), C(ghcr.io), C(docker.io), C(quay.io) and C(strip_hosts)): C(registry.k8s.io/pause:3.10) goes to C(<registry>/pause:3.10) and C(docker.io/library/nginx) to C(<registry>/library/nginx), exactly where Kubespray looks once C(kube_image_repo), C(gcr_image_repo), C(docker_image_repo), C(quay_image_repo) and C(github_image_repo) point at the registry. Images from other registries keep their host as the first path part.",
 			"C(keep) keeps the upstream host as the first path part (C(<registry>/registry.k8s.io/pause:3.10)), for containerd mirror configurations.",
@@ -38,7 +43,7 @@ var Module = &module.Module{
 		},
 		Notes: []string{
 			"In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.",
-			"As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT).",
+			"As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), or C(--src DIR --images REF --archive FILE.tar).",
 		},
 		SeeAlso:   []string{"airgap.kubespray.offline_image_pull"},
 		CheckMode: "full",
@@ -58,9 +63,16 @@ var Module = &module.Module{
     namespace: kubespray
     mapping: keep
     auth: /root/.docker/config.json
+
+- name: The mirror's registry image, for podman load
+  airgap.kubespray.offline_image_push:
+    src: /srv/bundle/images
+    images: [docker.io/library/registry:2.8.1]
+    archive: /var/lib/airgap-kubespray/registry-image.tar
 `,
 		Return: []module.ReturnValue{
-			{Name: "registry", Description: "The registry pushed to.", Returned: "always", Type: "str"},
+			{Name: "registry", Description: "The registry pushed to.", Returned: "with registry", Type: "str"},
+			{Name: "archive", Description: "The docker-save tarball written.", Returned: "with archive", Type: "str"},
 			{Name: "images", Description: "One entry per image.", Returned: "always", Type: "list", Elements: "dict", Contains: []module.ReturnValue{
 				{Name: "source", Description: "The image's original reference.", Returned: "always", Type: "str"},
 				{Name: "target", Description: "Where it is in the registry.", Returned: "always", Type: "str", Sample: "registry.example.internal:35000/calico/node:v3.31.5"},

@@ -61,7 +61,7 @@ def _innermost(error):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('arches', 'scope', 'extras'))
+    _VALID_ARGS = frozenset(('arches', 'scope', 'extras', 'overrides'))
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -75,6 +75,13 @@ class ActionModule(ActionBase):
         if scope not in ('enabled', 'all'):
             return dict(result, failed=True, msg="scope must be one of: enabled, all, got: %s" % scope)
         extras = boolean(args.get('extras', True), strict=False)
+        overrides = args.get('overrides') or {}
+        if not isinstance(overrides, dict):
+            return dict(result, failed=True, msg="overrides must be a mapping of variable names to values")
+        if overrides:  # a null value unsets the variable (files_repo in the upstream view)
+            task_vars = dict(task_vars, **overrides)
+            for var in [k for k, v in overrides.items() if v is None]:
+                del task_vars[var]
 
         if not isinstance(task_vars.get('downloads'), dict):
             return dict(result, failed=True, msg=(

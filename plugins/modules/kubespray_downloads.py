@@ -33,6 +33,13 @@ options:
     description: Also return what Kubespray's offline docs say to mirror beside C(downloads) (cilium's helm repository).
     type: bool
     default: true
+  overrides:
+    description:
+      - Variables to evaluate with instead of the host's own, e.g. Kubespray's upstream C(github_url) and
+        C(kube_image_repo) where the inventory points them at a mirror (the manifest role's upstream view).
+      - A null value leaves the variable undefined (C(files_repo), so that cilium's helm repository is its upstream one).
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full

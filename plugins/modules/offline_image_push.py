@@ -26,9 +26,18 @@ options:
     required: true
   registry:
     description:
-      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000).
+      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry) and C(archive) is required.
     type: str
-    required: true
+  archive:
+    description:
+      - 'Instead of pushing, write one image (C(images) names it, unless C(src) holds only one) as a docker-save tarball at this path, tagged with its original reference, for C(docker load), C(podman load) or C(nerdctl load): how the mirror''s own registry and nginx reach a container runtime before any registry exists.'
+      - The file is replaced only when its content changes (atomically), so a rerun is C(changed=false).
+    type: path
+  platform:
+    description:
+      - 'With C(archive): the platform (C(os/arch[/variant])) taken from a multi-platform image; default the host''s, C(linux/<arch>).'
+    type: str
+    default: ""
   mapping:
     description:
       - 'C(strip) drops the upstream registry (C(registry.k8s.io), C(k8s.gcr.io), C(gcr.io), C(ghcr.io), C(docker.io), C(quay.io) and C(strip_hosts)): C(registry.k8s.io/pause:3.10) goes to C(<registry>/pause:3.10) and C(docker.io/library/nginx) to C(<registry>/library/nginx), exactly where Kubespray looks once C(kube_image_repo), C(gcr_image_repo), C(docker_image_repo), C(quay_image_repo) and C(github_image_repo) point at the registry. Images from other registries keep their host as the first path part.'
@@ -107,7 +116,7 @@ notes:
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_push --help).'
   - In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.
-  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT).'
+  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), or C(--src DIR --images REF --archive FILE.tar).'
 seealso:
   - module: airgap.kubespray.offline_image_pull
 '''
@@ -128,12 +137,22 @@ EXAMPLES = r'''
     namespace: kubespray
     mapping: keep
     auth: /root/.docker/config.json
+
+- name: The mirror's registry image, for podman load
+  airgap.kubespray.offline_image_push:
+    src: /srv/bundle/images
+    images: [docker.io/library/registry:2.8.1]
+    archive: /var/lib/airgap-kubespray/registry-image.tar
 '''
 
 RETURN = r'''
 registry:
   description: The registry pushed to.
-  returned: always
+  returned: with registry
+  type: str
+archive:
+  description: The docker-save tarball written.
+  returned: with archive
   type: str
 images:
   description: One entry per image.

@@ -11,6 +11,7 @@
 #   tests/integration/run.sh
 #   AIRGAP_SKIP_BUILD=1 tests/integration/run.sh   # reuse build/airgap-kubespray-*.tar.gz
 #   AIRGAP_KEEP_TMP=1   tests/integration/run.sh   # keep the scratch folder for inspection
+#   AIRGAP_CHECKS="mirror_containers repos_playbook" tests/integration/run.sh   # only these checks
 #
 # Needs the packages from tests/setup-host.sh and Go in /usr/local/go. Exits non-zero if any
 # check failed.
@@ -39,6 +40,8 @@ failed=()
 # check NAME COMMAND...: runs one check, logs to $tmp/logs/<slug of NAME>.log, records PASS/FAIL.
 check() {
   local name=$1 log
+  # AIRGAP_CHECKS="fn1 fn2": run only those checks.
+  if [ -n "${AIRGAP_CHECKS:-}" ] && [[ " $AIRGAP_CHECKS " != *" ${!#} "* ]]; then return 0; fi
   log=$tmp/logs/$(echo "$1" | tr -cs 'a-zA-Z0-9' '-' | sed 's/-$//').log
   shift
   mkdir -p "$tmp/logs"
@@ -332,22 +335,26 @@ PY
 # The repos playbook, by FQCN, on a Debian 12 tree (airgap_repos_root), then reverted.
 repos_playbook() {
   local root=$tmp/work/repos-root snap rc=0
-  mkdir -p "$root/etc/apt/sources.list.d"
+  mkdir -p "$root/etc/apt/sources.list.d" "$root/usr/local/share/ca-certificates"
   printf 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n' >"$root/etc/os-release"
   echo "deb http://deb.debian.org/debian bookworm main" >"$root/etc/apt/sources.list"
   printf '[global]\ntimeout = 60\n' >"$root/etc/pip.conf"
-  snap() { (cd "$root" && find etc -type f -exec sha256sum {} + | sort); }
+  snap() { (cd "$root" && find etc usr -type f -exec sha256sum {} + | sort); }
+  printf '{"airgap_mirror_ca_pem": "-----BEGIN CERTIFICATE-----\\nMIIBtest\\n-----END CERTIFICATE-----\\n"}\n' >"$tmp/work/repos-ca.json"
   local before; before=$(snap)
   local args=(-i localhost, -c local -e airgap_repos_become=false -e "airgap_repos_root=$root"
-    -e debian_repo=http://127.0.0.1:1/debs/ -e files_repo=http://127.0.0.1:1)
+    -e debian_repo=http://127.0.0.1:1/debs/ -e files_repo=http://127.0.0.1:1 -e "@$tmp/work/repos-ca.json")
   ansible-playbook airgap.kubespray.repos "${args[@]}" --check --diff >"$tmp/logs/repos-check.log" 2>&1 || { cat "$tmp/logs/repos-check.log"; return 1; }
   grep -q "airgap-kubespray.sources" "$tmp/logs/repos-check.log" || { echo "--check --diff shows no file"; rc=1; }
   [ "$(snap)" = "$before" ] || { echo "--check wrote files"; rc=1; }
   ansible-playbook airgap.kubespray.repos "${args[@]}" >"$tmp/logs/repos-1.log" 2>&1 || { cat "$tmp/logs/repos-1.log"; return 1; }
-  grep -Eq '^localhost +: .*changed=1 ' "$tmp/logs/repos-1.log" || { echo "first run did not change"; rc=1; }
+  grep -Eq '^localhost +: .*changed=[1-9]' "$tmp/logs/repos-1.log" || { echo "first run did not change"; rc=1; }
   grep -q "URIs: http://127.0.0.1:1/debs/" "$root/etc/apt/sources.list.d/airgap-kubespray.sources" || { echo "no mirror source"; rc=1; }
   grep -q "index-url = http://127.0.0.1:1/pypi/simple/" "$root/etc/pip.conf" || { echo "no pip mirror"; rc=1; }
   [ ! -e "$root/etc/apt/sources.list" ] || { echo "sources.list still in place"; rc=1; }
+  for ca in etc/containerd/certs.d/airgap-kubespray-ca.pem usr/local/share/ca-certificates/airgap-kubespray-ca.crt; do
+    grep -q MIIBtest "$root/$ca" || { echo "the registry CA is not at $ca"; rc=1; }
+  done
   ansible-playbook airgap.kubespray.repos "${args[@]}" >"$tmp/logs/repos-2.log" 2>&1 || { cat "$tmp/logs/repos-2.log"; return 1; }
   grep -Eq '^localhost +: .*changed=0 ' "$tmp/logs/repos-2.log" || { echo "second run changed"; rc=1; }
   ansible-playbook airgap.kubespray.repos "${args[@]}" -e airgap_repos_state=absent >"$tmp/logs/repos-absent.log" 2>&1 ||
@@ -387,8 +394,40 @@ mirror_services() {
   return $rc
 }
 
+# The same roles with airgap_service_manager=podman, from the bundle's images (files/podman-shim).
+mirror_containers() {
+  local reg_sh=$repo/tests/lib/registry.sh up names=$tmp/work/ctr-names.list shim=$tmp/work/shim vars=$tmp/ctr-vars.json rc=0 phase recap
+  command -v podman >/dev/null || { echo "podman is not installed (tests/setup-host.sh)"; return 1; }
+  mkdir -p "$shim/bin" "$tmp/work/containers"
+  cp "$repo/tests/integration/files/podman-shim" "$shim/bin/podman"
+  up=$("$reg_sh" free-port) || return 1
+  "$reg_sh" start "$tmp/reg-ctr-up" "$up" >/dev/null || return 1
+  printf '%s\n' docker.io/library/nginx:1.28.2-alpine docker.io/library/registry:2.8.1 >"$names"
+  (cd "$repo" && go run ./tests/tools/imageset --registry "127.0.0.1:$up" --names "$names" --scale 0.001 \
+    --platforms linux/amd64,linux/arm64) >/dev/null 2>&1 || { echo "generating the synthetic images failed"; return 1; }
+  printf '{"mc_work": "%s", "mc_upstream": "127.0.0.1:%s", "mc_files_port": %s, "mc_registry_port": %s}\n' \
+    "$tmp/work/containers" "$up" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$vars"
+  for phase in up again change absent; do
+    SHIM_DIR=$shim PATH=$shim/bin:$PATH playbook "containers-$phase" -i localhost, -c local -e "@$vars" \
+      -e "mc_phase=${phase/again/up}" mirror_containers.yml || { rc=1; break; }
+    recap=$(grep -E '^localhost +: ' "$tmp/logs/containers-$phase.vvv.log")
+    echo "$phase: $recap"
+    case $phase in
+      again) [[ $recap == *"changed=0 "* ]] || { echo "second run changed something"; rc=1; } ;;
+      change) awk '/^TASK .*Container \| Replace a container of another specification/ {f=1; next}
+                   f && /^(changed|ok|skipping|fatal):/ {print $1; exit}' "$tmp/logs/containers-change.vvv.log" |
+        grep -q '^changed:' || { echo "a changed nginx configuration did not recreate its container"; rc=1; } ;;
+    esac
+  done
+  [ $rc -eq 0 ] || SHIM_DIR=$shim PATH=$shim/bin:$PATH ansible-playbook -i localhost, -c local -e "@$vars" \
+    -e mc_phase=absent mirror_containers.yml >/dev/null 2>&1
+  "$reg_sh" stop "$tmp/reg-ctr-up"
+  return $rc
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
 check "files_server and registry roles (no service manager)" mirror_services
+check "files_server and registry roles as podman containers from the bundle" mirror_containers
 check "playbook airgap.kubespray.repos, then absent" repos_playbook
 check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook

@@ -10,7 +10,6 @@ download.yml (PyYAML, looking at each entry's `enabled` expression), never from 
 Needs build/airgap-kubespray-*.tar.gz (make collection) and tests/setup-host.sh's packages.
 """
 import glob
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,9 @@ import urllib.error
 import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from standin import downloads_of, stand_in_files  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 SHARED = os.environ.get('AIRGAP_KUBESPRAY_RELEASES', os.path.join(REPO, '..', 'shared', 'kubespray'))
@@ -52,11 +54,6 @@ def tearDownModule():
 
 
 # -- an independent reading of Kubespray's download.yml ---------------------------------------------
-
-def downloads_of(release):
-    with open(os.path.join(release, 'roles/kubespray_defaults/defaults/main/download.yml')) as f:
-        return yaml.safe_load(f)['downloads']
-
 
 def enabled_expr(entry):
     return str(entry.get('enabled', False))
@@ -439,33 +436,6 @@ class GeneratedOfflineVars(unittest.TestCase):
                 self.assertEqual(mirror['ca'], ['/etc/containerd/certs.d/airgap-ca.pem'])
                 self.assertEqual(data['debian_repo'], 'http://files.airgap.test:8080/debs/bookworm')
                 self.assertEqual('cilium_install_extra_flags' in data, plugin == 'cilium')
-
-
-def stand_in_files(release, manifests, files_dir, vars_file):
-    """Writes a stand-in for every file of the manifests under files_dir (<host>/<path>) and a vars
-    file pointing Kubespray's checksum variables at them (role vars: pass it as extra vars)."""
-    downloads = downloads_of(release)
-    with open(os.path.join(release, 'roles/kubespray_defaults/vars/main/checksums.yml')) as fh:
-        tables = yaml.safe_load(fh)
-    checksums = {}
-    for m in manifests:
-        for f in m['files']:
-            path = os.path.join(files_dir, f['path'])
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as fh:
-                fh.write('stand-in for ' + f['url'])
-            with open(path, 'rb') as fh:
-                digest = 'sha256:' + hashlib.sha256(fh.read()).hexdigest()
-            expr = str(downloads.get(f['name'], {}).get('checksum', ''))
-            var = re.search(r'(\w+_checksum)\b', expr)
-            table = re.search(r'(\w+_checksums)\.no_arch\[', expr)
-            if var:
-                checksums[var.group(1)] = digest
-            elif table:  # {{ calico_crds_checksums.no_arch[calico_version] }}: the version is in the URL
-                version = next(str(v) for v in tables[table.group(1)]['no_arch'] if str(v) in f['url'])
-                checksums.setdefault(table.group(1), {'no_arch': {}})['no_arch'][version] = digest
-    with open(vars_file, 'w') as fh:
-        json.dump(checksums, fh)
 
 
 class DownloadPipeline(unittest.TestCase):

@@ -1,0 +1,107 @@
+package imagepush
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Archive writes one entry as a docker-save tarball at path, for `docker load`, `podman load`
+// and `nerdctl load`: the image for platform when the entry is an index, tagged with the entry's
+// source reference. Every blob is verified first. The file is written beside path and renamed
+// over it only when its content differs, so a rerun reports changed=false and nothing
+// half-written is ever at path. With dryRun, path is left as it is: changed tells whether it
+// would be replaced.
+func Archive(e Entry, platform v1.Platform, path string, dryRun bool) (changed bool, err error) {
+	if e.Check != nil {
+		if err := e.Check(); err != nil {
+			return false, fmt.Errorf("%s: %w", e.Source, err)
+		}
+	}
+	img, err := platformImage(e, platform)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range e.Blobs {
+		if b.Verify != nil {
+			if err := b.Verify(); err != nil {
+				return false, fmt.Errorf("%s: %w", e.Source, err)
+			}
+		}
+	}
+	ref, err := name.NewTag(e.Source)
+	if err != nil {
+		// A digest-only reference: docker load needs a tag; the repository's "latest" is wrong,
+		// so refuse rather than guess.
+		return false, fmt.Errorf("%s: a docker-save tarball needs a tagged reference: %w", e.Source, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	if err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	err = tarball.Write(ref, img, io.MultiWriter(tmp, h))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if same, _ := sameContent(path, h.Sum(nil)); same || dryRun {
+		return !same, nil
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// platformImage is the entry itself, or its index's image for platform.
+func platformImage(e Entry, platform v1.Platform) (v1.Image, error) {
+	switch t := e.Taggable.(type) {
+	case v1.Image:
+		return t, nil
+	case v1.ImageIndex:
+		im, err := t.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Source, err)
+		}
+		var have []string
+		for _, m := range im.Manifests {
+			if m.Platform == nil || !m.MediaType.IsImage() {
+				continue
+			}
+			if m.Platform.Satisfies(platform) {
+				return t.Image(m.Digest)
+			}
+			have = append(have, m.Platform.String())
+		}
+		return nil, fmt.Errorf("%s has no image for %s (it has %v)", e.Source, platform.String(), have)
+	default:
+		return nil, fmt.Errorf("%s: not an image or an index", e.Source)
+	}
+}
+
+func sameContent(path string, sum []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return bytes.Equal(h.Sum(nil), sum), nil
+}

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""The local demo on loopback (make demo): the whole online -> offline pipeline of the collection.
+
+    tests/demo/demo.py up        fresh demo: upstream, download, mirror, repos, verify (make demo)
+    tests/demo/demo.py download  rerun the download playbook with .demo/inventory (reuses the bundle)
+    tests/demo/demo.py mirror    rerun the mirror playbook (pushes what the registry lacks)
+    tests/demo/demo.py verify    rerun the verify playbook against the running mirror
+    tests/demo/demo.py down      stop everything the demo started (make demo-down); data is kept
+
+Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
+  .demo/collections/   the built collection, installed from build/airgap-kubespray-*.tar.gz
+  .demo/inventory/     Kubespray's sample group_vars, shared/kubespray/hosts.yaml, and the generated
+                       group_vars/all/offline.yml
+  .demo/checksums.yml  Kubespray's checksum variables pointed at the stand-in files (role vars:
+                       given as extra vars, -e @.demo/checksums.yml)
+  .demo/upstream/      the stand-in internet: a registry holding a generated image under every name
+                       Kubespray's manifest lists, and an nginx holding a file for every URL
+  .demo/bundle/        what download makes and the air gap carries: files/, images/, manifest.yaml, ...
+  .demo/mirror/        the offline mirror's state: nginx serving bundle/files, the registry's storage
+  .demo/nodes/<host>/  the cluster nodes' package configuration, as scratch roots (repos playbook)
+  .demo/state.json     ports and timings
+
+Kubespray's variable files come from AIRGAP_DEMO_KUBESPRAY (default ../shared/kubespray/v2.31.0).
+"""
+import argparse
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'lib'))
+from standin import stand_in_files  # noqa: E402
+
+DEMO = os.path.join(REPO, '.demo')
+STATE = os.path.join(DEMO, 'state.json')
+KUBESPRAY = os.path.abspath(os.environ.get('AIRGAP_DEMO_KUBESPRAY', os.path.join(REPO, '..', 'shared', 'kubespray', 'v2.31.0')))
+HOSTS = os.environ.get('AIRGAP_DEMO_HOSTS', os.path.join(os.path.dirname(KUBESPRAY), 'hosts.yaml'))
+NGINX = os.path.join(REPO, 'tests', 'lib', 'nginx.sh')
+REGISTRY = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
+INVENTORY = os.path.join(DEMO, 'inventory')
+BUNDLE = os.path.join(DEMO, 'bundle')
+CHECKSUMS = os.path.join(DEMO, 'checksums.yml')
+MIRROR = os.path.join(DEMO, 'mirror')
+# The OS each demo node pretends to run (its scratch root's etc/os-release).
+NODE_OS = {'node1': ('debian', '12'), 'node2': ('ubuntu', '24.04'), 'node3': ('rocky', '9.5')}
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def load_state():
+    if os.path.exists(STATE):
+        with open(STATE) as f:
+            return json.load(f)
+    return {}
+
+
+def save_state(state):
+    os.makedirs(DEMO, exist_ok=True)
+    with open(STATE + '.tmp', 'w') as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(STATE + '.tmp', STATE)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(('127.0.0.1', port)) == 0
+
+
+def env():
+    cfg = os.path.join(DEMO, 'ansible.cfg')
+    if not os.path.exists(cfg):
+        with open(cfg, 'w') as f:
+            f.write('[defaults]\nstdout_callback = default\nretry_files_enabled = false\n')
+    return dict(os.environ, ANSIBLE_CONFIG=cfg, ANSIBLE_COLLECTIONS_PATH=os.path.join(DEMO, 'collections'),
+                ANSIBLE_COLLECTIONS_PATHS=os.path.join(DEMO, 'collections'), ANSIBLE_ROLES_PATH=os.path.join(DEMO, 'no-roles'),
+                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+                PATH='/usr/local/go/bin:' + os.environ.get('PATH', ''))
+
+
+def run(args, log, **kw):
+    """Runs a command with its output in .demo/logs/<log>.log (and echoed on failure)."""
+    os.makedirs(os.path.join(DEMO, 'logs'), exist_ok=True)
+    path = os.path.join(DEMO, 'logs', log + '.log')
+    with open(path, 'w') as f:
+        p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=kw.pop('env', env()), cwd=kw.pop('cwd', DEMO), **kw)
+    with open(path) as f:
+        out = f.read()
+    if p.returncode != 0:
+        sys.stdout.write(out[-6000:])
+        raise SystemExit('demo: %s failed (exit %d); the whole log is %s' % (' '.join(args[:2]), p.returncode, path))
+    return out
+
+
+def playbook(name, log, *extra, inventory=None):
+    args = ['ansible-playbook', '-i', inventory or os.path.join(INVENTORY, 'hosts.yaml'), 'airgap.kubespray.' + name]
+    for e in extra:
+        args += ['-e', e if isinstance(e, str) else json.dumps(e)]
+    return run(args, log)
+
+
+def summary_lines(out, task):
+    """The msg lines of the debug task whose name contains task (ansible's default callback)."""
+    lines, grab = [], False
+    for line in out.splitlines():
+        if line.startswith('TASK ['):
+            grab = task in line
+        elif grab and line.strip().startswith('"') and not line.strip().startswith('"msg"'):
+            lines.append(line.strip().rstrip(',').strip('"'))
+        elif grab and '"msg": "' in line:
+            lines.append(line.split('"msg": "', 1)[1].rstrip('"'))
+    return lines
+
+
+class Step:
+    def __init__(self, state, name):
+        self.state, self.name = state, name
+
+    def __enter__(self):
+        say('== %s' % self.name)
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, kind, *_):
+        if kind is None:
+            took = time.monotonic() - self.start
+            self.state.setdefault('timings', {})[self.name] = round(took, 1)
+            save_state(self.state)
+            say('   (%.1f s)' % took)
+
+
+# -- the stand-in upstream ------------------------------------------------------------------------
+
+def manifest_of(inv, name):
+    out = os.path.join(DEMO, 'work', name)
+    playbook('manifest', 'manifest-' + name, {'airgap_kubespray_dir': KUBESPRAY, 'airgap_manifest_dir': out},
+             inventory=os.path.join(inv, 'hosts.yaml'))
+    with open(os.path.join(out, 'manifest.yaml')) as f:
+        return yaml.safe_load(f)
+
+
+def copy_inventory(dest, plugin=None):
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(os.path.join(KUBESPRAY, 'inventory', 'sample', 'group_vars'), os.path.join(dest, 'group_vars'))
+    shutil.copy(HOSTS, os.path.join(dest, 'hosts.yaml'))
+    for root, dirs, files in os.walk(dest):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    if plugin:
+        set_network_plugin(dest, plugin)
+
+
+def set_network_plugin(inv, plugin):
+    path = os.path.join(inv, 'group_vars', 'k8s_cluster', 'k8s-cluster.yml')
+    with open(path) as f:
+        lines = f.read().splitlines()
+    lines = [('kube_network_plugin: %s' % plugin) if line.startswith('kube_network_plugin:') else line for line in lines]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def upstream_up(state):
+    """Starts the stand-in upstream from .demo/upstream (made by make_upstream)."""
+    up = state['upstream']
+    if not port_open(up['registry_port']):
+        run([REGISTRY, 'start', os.path.join(DEMO, 'upstream', 'registry'), str(up['registry_port'])], 'upstream-registry')
+    if not port_open(up['files_port']):
+        run([NGINX, 'start', os.path.join(DEMO, 'upstream', 'nginx'), os.path.join(DEMO, 'upstream', 'files'),
+             str(up['files_port'])], 'upstream-nginx')
+
+
+def upstream_down():
+    subprocess.run([REGISTRY, 'stop', os.path.join(DEMO, 'upstream', 'registry')], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([NGINX, 'stop', os.path.join(DEMO, 'upstream', 'nginx')], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_upstream(state):
+    """What the internet would serve for the demo inventory, with calico and with cilium."""
+    manifests = [manifest_of(INVENTORY, 'calico')]
+    copy_inventory(os.path.join(DEMO, 'work', 'cilium-inventory'), 'cilium')
+    manifests.append(manifest_of(os.path.join(DEMO, 'work', 'cilium-inventory'), 'cilium'))
+    stand_in_files(KUBESPRAY, manifests, os.path.join(DEMO, 'upstream', 'files'), CHECKSUMS)
+    images = sorted({i['source'] for m in manifests for i in m['images'] + m['mirror_images']})
+    with open(os.path.join(DEMO, 'upstream', 'images.list'), 'w') as f:
+        f.write(''.join(i + '\n' for i in images))
+    state['upstream'] = {'registry_port': free_port(), 'files_port': free_port(),
+                         'hosts': sorted({i.split('/')[0] for i in images})}
+    upstream_up(state)
+    run(['go', 'run', './tests/tools/imageset', '--registry', '127.0.0.1:%d' % state['upstream']['registry_port'],
+         '--names', os.path.join(DEMO, 'upstream', 'images.list'), '--scale', os.environ.get('AIRGAP_DEMO_SCALE', '0.005')],
+        'upstream-images', cwd=REPO)
+    files = sum(len(m['files']) for m in manifests)
+    say('   upstream registry 127.0.0.1:%d (%d images), files http://127.0.0.1:%d/ (%d URLs, calico and cilium)'
+        % (state['upstream']['registry_port'], len(images), state['upstream']['files_port'], files))
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+def download_vars(state):
+    up = state['upstream']
+    return {
+        'airgap_kubespray_dir': KUBESPRAY,
+        'airgap_bundle_dir': BUNDLE,
+        # The collection's upstream rewrite settings, as for a corporate proxy or pull-through cache.
+        'airgap_file_mirrors': [{'prefix': 'https://', 'replace': 'http://127.0.0.1:%d/' % up['files_port']}],
+        'airgap_image_mirrors': [{'prefix': h, 'replace': '127.0.0.1:%d/%s' % (up['registry_port'], h)} for h in up['hosts']],
+        'airgap_insecure_registries': ['127.0.0.1:%d' % up['registry_port']],
+    }
+
+
+def download(state):
+    upstream_up(state)
+    out = playbook('download', 'download', download_vars(state), '@' + CHECKSUMS)
+    for line in summary_lines(out, 'Download | Summary'):
+        say('   ' + line)
+    return out
+
+
+def files_user():
+    """nginx's workers run as nobody when started as root: they must reach .demo/bundle/files."""
+    path = os.path.join(BUNDLE, 'files')
+    while path != '/':
+        mode = os.stat(path).st_mode
+        if not mode & 0o001:
+            return pwd.getpwuid(os.getuid()).pw_name
+        path = os.path.dirname(path)
+    return ''
+
+
+def mirror_vars(state, **more):
+    m = state['mirror']
+    v = {
+        'airgap_kubespray_dir': KUBESPRAY,
+        'airgap_bundle_dir': BUNDLE, 'airgap_mirror_address': '127.0.0.1',
+        'airgap_mirror_files_port': m['files_port'], 'airgap_mirror_registry_port': m['registry_port'],
+        'airgap_files_listen_override': '127.0.0.1:%d' % m['files_port'],
+        'airgap_registry_listen_override': '127.0.0.1:%d' % m['registry_port'],
+        # No systemd here: started detached with a pid file (airgap_service_manager: none).
+        'airgap_service_manager': 'none', 'airgap_files_user': files_user(),
+        'airgap_files_state_dir': os.path.join(MIRROR, 'files-server'),
+        'airgap_registry_state_dir': os.path.join(MIRROR, 'registry-server'),
+        'airgap_registry_data_dir': os.path.join(MIRROR, 'registry-data'),
+        # The admin node's own package managers: a scratch root, not this machine's /etc.
+        'airgap_repos_root': os.path.join(MIRROR, 'admin-root'), 'airgap_repos_become': False,
+        'airgap_offline_vars_file': os.path.join(INVENTORY, 'group_vars', 'all', 'offline.yml'),
+        # OS package repositories under files_repo (built by download from issue 7 on).
+        'airgap_offline_debian_repo': 'http://127.0.0.1:%d/debs/debian-12/' % m['files_port'],
+        'airgap_offline_ubuntu_repo': 'http://127.0.0.1:%d/debs/ubuntu-24.04/' % m['files_port'],
+        'airgap_offline_yum_repo': 'http://127.0.0.1:%d/rpms/rocky-9/' % m['files_port'],
+    }
+    v.update(more)
+    return v
+
+
+def fake_root(root, os_id, version):
+    os.makedirs(os.path.join(root, 'etc', 'apt' if os_id in ('debian', 'ubuntu') else 'yum.repos.d'), exist_ok=True)
+    with open(os.path.join(root, 'etc', 'os-release'), 'w') as f:
+        f.write('ID=%s\nVERSION_ID="%s"\n' % (os_id, version))
+    if os_id in ('debian', 'ubuntu'):
+        os.makedirs(os.path.join(root, 'usr', 'local', 'share', 'ca-certificates'), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'apt', 'sources.list'), 'w') as f:
+            f.write('deb http://deb.debian.org/debian bookworm main\n' if os_id == 'debian'
+                    else 'deb http://archive.ubuntu.com/ubuntu noble main\n')
+    else:
+        os.makedirs(os.path.join(root, 'etc', 'pki', 'ca-trust', 'source', 'anchors'), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'yum.repos.d', 'rocky.repo'), 'w') as f:
+            f.write('[baseos]\nname=Rocky Linux $releasever - BaseOS\nmirrorlist=https://mirrors.rockylinux.org/mirrorlist?repo=BaseOS-$releasever\n')
+
+
+def mirror(state, log='mirror'):
+    if 'mirror' not in state:
+        state['mirror'] = {'files_port': free_port(), 'registry_port': free_port()}
+        save_state(state)
+    if not os.path.exists(os.path.join(MIRROR, 'admin-root', 'etc', 'os-release')):
+        fake_root(os.path.join(MIRROR, 'admin-root'), 'debian', '12')
+    return playbook('mirror', log, mirror_vars(state))
+
+
+def repos(state):
+    for host, (os_id, version) in NODE_OS.items():
+        if not os.path.exists(os.path.join(DEMO, 'nodes', host, 'etc', 'os-release')):
+            fake_root(os.path.join(DEMO, 'nodes', host), os_id, version)
+    # The nodes are the inventory's own hosts, reached with a local connection into their roots.
+    return playbook('repos', 'repos', {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
+                                       'airgap_repos_become': False,
+                                       'airgap_repos_root': os.path.join(DEMO, 'nodes') + '/{{ inventory_hostname }}'})
+
+
+def verify(state, log='verify'):
+    out = playbook('verify', log, {'airgap_kubespray_dir': KUBESPRAY,
+                                   'airgap_verify_ca_path': os.path.join(MIRROR, 'registry-tls', 'ca.pem')}, '@' + CHECKSUMS)
+    for line in summary_lines(out, 'Verify | Summary'):
+        say('   ' + line)
+    return out
+
+
+def down(state):
+    if state.get('mirror'):
+        subprocess.run(['ansible-playbook', '-i', os.path.join(INVENTORY, 'hosts.yaml'), 'airgap.kubespray.mirror', '-e',
+                        json.dumps(mirror_vars(state, airgap_mirror_state='absent'))],
+                       env=env(), cwd=DEMO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    upstream_down()
+    left = [p for p in (state.get('mirror', {}).get('files_port'), state.get('mirror', {}).get('registry_port'),
+                        state.get('upstream', {}).get('files_port'), state.get('upstream', {}).get('registry_port'))
+            if p and port_open(p)]
+    if left:
+        raise SystemExit('demo: still answering on 127.0.0.1:%s' % ', '.join(map(str, left)))
+    say('demo: stopped (data kept in %s)' % DEMO)
+
+
+def up():
+    start = time.monotonic()
+    if os.path.exists(STATE):
+        down(load_state())
+    if not os.path.isdir(os.path.join(KUBESPRAY, 'roles', 'kubespray_defaults')):
+        raise SystemExit('demo: no Kubespray at %s (set AIRGAP_DEMO_KUBESPRAY)' % KUBESPRAY)
+    for sub in ('collections', 'inventory', 'work', 'upstream', 'bundle', 'mirror', 'nodes', 'logs', 'no-roles'):
+        shutil.rmtree(os.path.join(DEMO, sub), ignore_errors=True)
+    os.makedirs(DEMO, exist_ok=True)
+    os.chmod(DEMO, 0o755)
+    state = {}
+    save_state(state)
+    with Step(state, '1. install the collection into .demo/collections'):
+        tarballs = glob.glob(os.path.join(REPO, 'build', 'airgap-kubespray-*.tar.gz'))
+        if len(tarballs) != 1:
+            raise SystemExit('demo: run `make collection` first (want one build/airgap-kubespray-*.tar.gz)')
+        run(['ansible-galaxy', 'collection', 'install', '--force', '-p', os.path.join(DEMO, 'collections'), tarballs[0]], 'install')
+        copy_inventory(INVENTORY)
+    with Step(state, '2. a stand-in upstream on 127.0.0.1 (what the internet would serve)'):
+        make_upstream(state)
+    with Step(state, '3. online: airgap.kubespray.download -> .demo/bundle'):
+        download(state)
+    upstream_down()
+    say('   (upstream stopped: everything below is offline)')
+    with Step(state, '4. offline: airgap.kubespray.mirror (files server, registry, push, offline.yml)'):
+        mirror(state)
+        say('   wrote %s' % os.path.relpath(os.path.join(INVENTORY, 'group_vars', 'all', 'offline.yml'), REPO))
+    with Step(state, '5. offline: airgap.kubespray.repos on node1..3 (scratch roots under .demo/nodes)'):
+        repos(state)
+    with Step(state, '6. offline: airgap.kubespray.verify (asks Kubespray, checks the mirror)'):
+        verify(state)
+    total = time.monotonic() - start
+    m = state['mirror']
+    say('')
+    say('demo: all green in %.0f s' % total)
+    for name, took in state['timings'].items():
+        say('  %6.1f s  %s' % (took, name))
+    say('')
+    say('  files_repo      http://127.0.0.1:%d/   (try: curl -s http://127.0.0.1:%d/dl.k8s.io/)' % (m['files_port'], m['files_port']))
+    say('  registry_host   127.0.0.1:%d          (TLS, CA %s)' % (m['registry_port'], os.path.relpath(os.path.join(MIRROR, 'registry-tls', 'ca.pem'), REPO)))
+    say('  offline.yml     .demo/inventory/group_vars/all/offline.yml')
+    say('  bundle          .demo/bundle (SHA256SUMS, manifest.yaml, files/, images/)')
+    say('  nodes           .demo/nodes/node1..3 (apt, dnf and pip pointed at the mirror, the registry CA installed)')
+    say('  logs            .demo/logs/')
+    say('')
+    say('  switch to cilium and download again (only cilium\'s items are fetched):')
+    say('    sed -i "s/^kube_network_plugin:.*/kube_network_plugin: cilium/" .demo/inventory/group_vars/k8s_cluster/k8s-cluster.yml')
+    say('    tests/demo/demo.py download')
+    say('  stop everything: make demo-down')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('command', nargs='?', default='up', choices=['up', 'download', 'mirror', 'repos', 'verify', 'down'])
+    cmd = ap.parse_args().command
+    if cmd == 'up':
+        return up()
+    state = load_state()
+    if cmd == 'down':
+        return down(state)
+    if 'upstream' not in state:
+        raise SystemExit('demo: no demo in %s: run `make demo` first' % DEMO)
+    {'download': lambda: (download(state), upstream_down()), 'mirror': lambda: mirror(state),
+     'repos': lambda: repos(state), 'verify': lambda: verify(state)}[cmd]()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,158 @@
+"""The demo (make demo) as a test: the whole pipeline from a fresh .demo/, then what users rely on.
+
+    python3 -m unittest discover -s tests/demo -v      (make test-demo; needs make collection)
+
+- make demo's pipeline passes: download -> mirror -> repos -> verify, all green;
+- a mirror rerun changes nothing;
+- the generated offline.yml, evaluated by Kubespray, sends every file to files_repo and every
+  image to registry_host;
+- removing any one served file or image makes verify fail naming that item (and only it);
+  restoring it makes verify pass again;
+- switching the demo inventory from calico to cilium, download fetches only cilium's items;
+- make demo-down stops every server it started.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import demo  # noqa: E402
+
+
+def demo_cmd(*args, check=True):
+    p = subprocess.run([sys.executable, os.path.join(HERE, 'demo.py')] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+    if check and p.returncode != 0:
+        raise AssertionError('demo.py %s failed (%d):\n%s' % (' '.join(args), p.returncode, p.stdout[-6000:]))
+    return p
+
+
+def log(name):
+    with open(os.path.join(demo.DEMO, 'logs', name + '.log')) as f:
+        return f.read()
+
+
+def load(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+class Demo(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.environ['ANSIBLE_NOCOLOR'] = '1'
+        cls.up = demo_cmd('up')
+
+    @classmethod
+    def tearDownClass(cls):
+        state = demo.load_state()
+        demo_cmd('down')
+        for key in ('mirror', 'upstream'):
+            for port in ('files_port', 'registry_port'):
+                if state.get(key, {}).get(port):
+                    assert not demo.port_open(state[key][port]), '%s %s still answers after demo-down' % (key, port)
+
+    def setUp(self):
+        self.state = demo.load_state()
+        self.bundle_manifest = load(os.path.join(demo.BUNDLE, 'manifest.yaml'))
+
+    def test_a_pipeline_all_green(self):
+        out = self.up.stdout
+        self.assertIn('demo: all green', out)
+        m = self.bundle_manifest
+        self.assertIn('fetched %d, skipped 0, failed 0 of %d items' % (len(m['files']), len(m['files'])), out)
+        self.assertIn('the mirror holds all %d files and %d images' % (len(m['files']), len(m['images'])), out)
+        offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
+        self.assertEqual(offline['files_repo'], 'http://127.0.0.1:%d' % self.state['mirror']['files_port'])
+        self.assertEqual(offline['registry_host'], '127.0.0.1:%d' % self.state['mirror']['registry_port'])
+        with open(os.path.join(demo.MIRROR, 'registry-tls', 'ca.pem')) as f:
+            ca = f.read().strip()
+        self.assertEqual(offline['airgap_mirror_ca_pem'].strip(), ca)
+        for host in demo.NODE_OS:
+            with open(os.path.join(demo.DEMO, 'nodes', host, 'etc', 'containerd', 'certs.d', 'airgap-kubespray-ca.pem')) as f:
+                self.assertEqual(f.read().strip(), ca, host)
+
+    def test_b_mirror_rerun_changes_nothing(self):
+        demo_cmd('mirror')
+        self.assertRegex(log('mirror'), r'localhost +: ok=\d+ +changed=0 ')
+        demo_cmd('repos')
+        for host in demo.NODE_OS:
+            self.assertRegex(log('repos'), r'%s +: ok=\d+ +changed=0 ' % host)
+
+    def test_c_offline_yml_sends_everything_to_the_mirror(self):
+        out = os.path.join(demo.DEMO, 'work', 'offline-view')
+        demo.playbook('manifest', 'manifest-offline-view', {'airgap_kubespray_dir': demo.KUBESPRAY, 'airgap_manifest_dir': out,
+                                                            'airgap_manifest_upstream': False})
+        m = load(os.path.join(out, 'manifest.yaml'))
+        files_repo = 'http://127.0.0.1:%d/' % self.state['mirror']['files_port']
+        registry = '127.0.0.1:%d/' % self.state['mirror']['registry_port']
+        self.assertEqual(len(m['files']), len(self.bundle_manifest['files']))
+        self.assertEqual(len(m['images']), len(self.bundle_manifest['images']))
+        for f in m['files']:
+            self.assertTrue(f['url'].startswith(files_repo), f['url'])
+        for i in m['images']:
+            self.assertTrue(i['repo'].startswith(registry), i['repo'])
+
+    def test_d_verify_names_each_missing_item(self):
+        """Every file and every image, one at a time: removed, verify names it; restored."""
+        tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
+        items = [('file', f['name'], os.path.join(demo.BUNDLE, 'files', f['path'])) for f in self.bundle_manifest['files']]
+        items += [('image', i['name'], os.path.join(tags, i['target'], '_manifests', 'tags', str(i['tag'])))
+                  for i in self.bundle_manifest['images']]
+        names = {'%s %s' % (kind, name) for kind, name, _ in items}
+        for kind, name, path in items:
+            with self.subTest(item='%s %s' % (kind, name)):
+                self.assertTrue(os.path.exists(path), path)
+                os.rename(path, path + '.away')
+                try:
+                    p = demo_cmd('verify', check=False)
+                finally:
+                    os.rename(path + '.away', path)
+                self.assertNotEqual(p.returncode, 0, 'verify passed without %s %s' % (kind, name))
+                out = log('verify')
+                self.assertIn('%s %s (' % (kind, name), out)
+                named = {n for n in names if '%s (' % n in out}
+                self.assertEqual(named, {'%s %s' % (kind, name)}, 'verify named other items too')
+        p = demo_cmd('verify')
+        self.assertIn('the mirror holds all', p.stdout)
+
+        # An image deleted from the registry for good comes back with a mirror rerun.
+        img = self.bundle_manifest['images'][-1]
+        shutil.rmtree(os.path.join(tags, img['target'], '_manifests', 'tags', str(img['tag'])))
+        self.assertNotEqual(demo_cmd('verify', check=False).returncode, 0)
+        demo_cmd('mirror')
+        self.assertRegex(log('mirror'), r'localhost +: ok=\d+ +changed=1 ')
+        demo_cmd('verify')
+
+    def test_e_switch_to_cilium_fetches_only_cilium(self):
+        calico = load(os.path.join(demo.DEMO, 'work', 'calico', 'manifest.yaml'))
+        cilium = load(os.path.join(demo.DEMO, 'work', 'cilium', 'manifest.yaml'))
+        demo.set_network_plugin(demo.INVENTORY, 'cilium')
+        try:
+            # The inventory now holds the generated offline.yml: download still asks upstream.
+            p = demo_cmd('download')
+            new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
+            new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
+            self.assertTrue(new_files and new_images)
+            self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), p.stdout)
+            n_images = len(cilium['images']) + len(cilium['mirror_images'])
+            self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), n_images - len(new_images)), p.stdout)
+            # The offline side follows: mirror, then verify with cilium's items.
+            demo_cmd('mirror')
+            offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
+            self.assertIn('helm.cilium.io', offline.get('cilium_install_extra_flags', ''))
+            p = demo_cmd('verify')
+            self.assertIn('the mirror holds all %d files and %d images' % (len(cilium['files']), len(cilium['images'])), p.stdout)
+        finally:
+            demo.set_network_plugin(demo.INVENTORY, 'calico')
+
+
+if __name__ == '__main__':
+    unittest.main()
