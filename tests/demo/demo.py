@@ -103,7 +103,7 @@ def run(args, log, **kw):
     with open(path) as f:
         out = f.read()
     if p.returncode != 0:
-        sys.stdout.write(out[-6000:])
+        sys.stdout.write(out[-6000:].rstrip('\n') + '\n')
         raise SystemExit('demo: %s failed (exit %d); the whole log is %s' % (' '.join(args[:2]), p.returncode, path))
     return out
 
