@@ -124,6 +124,8 @@ def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playb
 
 
 _SAMPLES = {}
+# The inventory's own view (what the cluster fetches), as the verify playbook evaluates it.
+OFFLINE_VIEW = {'airgap_manifest_upstream': False}
 
 
 def sample_manifest(release):
@@ -374,7 +376,7 @@ class ManifestServesKubespray(unittest.TestCase):
                 ('all/offline.yml', 'storage_googleapis_url', '{{ files_repo }}/storage.googleapis.com'),
                 ('all/offline.yml', 'get_helm_url', '{{ files_repo }}/get.helm.sh'),
             ])
-            offline = run_manifest(release, inv)[0]
+            offline = run_manifest(release, inv, extra=OFFLINE_VIEW)[0]
             self.assertEqual(len(offline['files']), len(m['files']))
             for f in offline['files']:
                 self.assertTrue(f['url'].startswith(files_repo + '/'), f['url'])
@@ -422,12 +424,24 @@ class GeneratedOfflineVars(unittest.TestCase):
                 again = self.write_vars(target, settings)
                 self.assertRegex(again, r'localhost +: ok=\d+ +changed=0 ', 'a rerun with the same settings changed offline.yml')
 
-                m = run_manifest(release, inv)[0]
+                m = run_manifest(release, inv, extra=OFFLINE_VIEW)[0]
                 self.assertTrue(m['files'] and m['images'])
                 for f in m['files']:
                     self.assertTrue(f['url'].startswith('http://files.airgap.test:8080/'), f['url'])
                 for img in m['images']:
                     self.assertTrue(img['repo'].startswith('registry.airgap.test:35000/'), img['source'])
+                # The manifest's own (upstream) view of the same inventory names the internet, as
+                # the sample inventory without offline.yml does.
+                up = run_manifest(release, inv)[0]
+                sample = sample_manifest(release)[0] if plugin == 'calico' else None
+                for f in up['files']:
+                    self.assertTrue(f['url'].startswith('https://') and 'airgap.test' not in f['url'], f['url'])
+                for img in up['images']:
+                    self.assertNotIn('airgap.test', img['repo'], img['source'])
+                if sample:
+                    self.assertEqual(names(up['files']), names(sample['files']))
+                    self.assertEqual(sorted(f['url'] for f in up['files']), sorted(f['url'] for f in sample['files']))
+                    self.assertEqual(sorted(i['source'] for i in up['images']), sorted(i['source'] for i in sample['images']))
                 with open(target) as fh:
                     text = fh.read()
                 data = yaml.safe_load(text)
@@ -589,7 +603,7 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
             changes = [('all/offline.yml', 'registry_host', hosts['target'])]
             changes += [('all/offline.yml', var, '{{ registry_host }}') for var in
                         ('kube_image_repo', 'gcr_image_repo', 'docker_image_repo', 'quay_image_repo', 'github_image_repo')]
-            offline = run_manifest(release, make_inventory(release, 'images-offline', changes))[0]
+            offline = run_manifest(release, make_inventory(release, 'images-offline', changes), extra=OFFLINE_VIEW)[0]
             self.assertEqual(len(offline['images']), len(m['images']))
             for img in offline['images']:
                 self.assertTrue(img['repo'].startswith(hosts['target'] + '/'), img['source'])
