@@ -30,7 +30,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -73,7 +73,7 @@ lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-demo
+test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -95,6 +95,9 @@ demo: collection
 
 demo-down:
 	tests/demo/demo.py down
+
+test-os-repos: collection
+	tests/os_repos/run.sh
 
 test-demo: collection
 	python3 -m unittest discover -s tests/demo -v

@@ -10,20 +10,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
-from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.layout import UnsafePath, path_for
-
-try:  # ansible-core >= 2.19 only templates strings marked as trusted
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core < 2.19 templates every string
-    def trust_as_template(value):
-        return value
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import RenderError, innermost, trust_as_template
 
 # Kubespray derives host_architecture from the ansible_architecture fact.
 MACHINE = {'amd64': 'x86_64', 'arm64': 'aarch64', 'arm': 'armv7l', 'ppc64le': 'ppc64le', 's390x': 's390x'}
@@ -39,24 +31,6 @@ KUBEADM_IMAGES = (
     ('kube-scheduler', ['kube_control_plane']),
     ('kube-proxy', ['k8s_cluster']),
 )
-
-
-class RenderError(AnsibleError):
-    pass
-
-
-_NESTED = re.compile(r'(\{\{.*?\}\}): ((?:(?!\{\{).)*?)(?:\. |$)')
-
-
-def _innermost(error):
-    """Ansible nests the error of every variable a template went through; keep the deepest one,
-    which names the variable that is really missing."""
-    text = str(error)
-    found = _NESTED.findall(text)
-    if found:
-        expr, detail = found[-1]
-        return '%s: %s' % (expr, detail.rstrip('.'))
-    return text
 
 
 class ActionModule(ActionBase):
@@ -136,7 +110,7 @@ class ActionModule(ActionBase):
                 raise RenderError(
                     '%s (%s) does not render for %s on %s: %s. Set the variable it names in your '
                     'inventory (group_vars), or pick a kube_version this Kubespray release supports.'
-                    % (where, expr.strip(), task_vars.get('inventory_hostname'), arch, _innermost(e)))
+                    % (where, expr.strip(), task_vars.get('inventory_hostname'), arch, innermost(e)))
         return render
 
     @staticmethod

@@ -40,16 +40,8 @@ options:
       - A null value leaves the variable undefined (C(files_repo), so that cilium's helm repository is its upstream one).
     type: dict
     default: {}
-attributes:
-  check_mode:
-    support: full
-    description: Reads variables only.
-  diff_mode:
-    support: none
-    description: Changes nothing.
-  platform:
-    platforms: all
-    description: Runs on the controller.
+extends_documentation_fragment:
+  - airgap.kubespray.controller
 '''
 
 EXAMPLES = r'''

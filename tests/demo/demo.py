@@ -49,8 +49,21 @@ INVENTORY = os.path.join(DEMO, 'inventory')
 BUNDLE = os.path.join(DEMO, 'bundle')
 CHECKSUMS = os.path.join(DEMO, 'checksums.yml')
 MIRROR = os.path.join(DEMO, 'mirror')
-# The OS each demo node pretends to run (its scratch root's etc/os-release).
-NODE_OS = {'node1': ('debian', '12'), 'node2': ('ubuntu', '24.04'), 'node3': ('rocky', '9.5')}
+# The OS each demo node runs (its scratch root's etc/os-release): this host's release, the one
+# release whose package repository can be built here (the prep host must run the target's release).
+NODE_OS = {'node1': ('debian', '12'), 'node2': ('debian', '12'), 'node3': ('debian', '12')}
+
+
+def host_target():
+    """debian-12 when this host runs Debian 12 (then the demo builds its OS repository), else None."""
+    try:
+        with open('/etc/os-release') as f:
+            rel = dict(line.rstrip('\n').split('=', 1) for line in f if '=' in line)
+    except OSError:
+        return None
+    if rel.get('ID', '').strip('"') == 'debian' and rel.get('VERSION_ID', '').strip('"') == '12':
+        return 'debian-12'
+    return None
 
 
 def say(msg):
@@ -215,21 +228,33 @@ def make_upstream(state):
 
 def download_vars(state):
     up = state['upstream']
-    return {
+    target = host_target()
+    os_vars = {} if not target else {
+        # The OS repository for the nodes, built from this host's own apt sources, signed with a
+        # key kept in .demo/gnupg; the PyPI index from the wheels Debian ships (PyPI itself is
+        # not needed for the demo).
+        'airgap_os_targets': [target], 'airgap_os_repos_work_dir': os.path.join(DEMO, 'os-repos-work'),
+        'airgap_os_repos_gnupg_home': os.path.join(DEMO, 'gnupg'),
+        'airgap_pypi_requirements': [], 'airgap_pypi_packages': [],
+        'airgap_pypi_wheels': sorted(glob.glob('/usr/share/python-wheels/*.whl')),
+    }
+    return dict(os_vars, **{
         'airgap_kubespray_dir': KUBESPRAY,
         'airgap_bundle_dir': BUNDLE,
         # The collection's upstream rewrite settings, as for a corporate proxy or pull-through cache.
         'airgap_file_mirrors': [{'prefix': 'https://', 'replace': 'http://127.0.0.1:%d/' % up['files_port']}],
         'airgap_image_mirrors': [{'prefix': h, 'replace': '127.0.0.1:%d/%s' % (up['registry_port'], h)} for h in up['hosts']],
         'airgap_insecure_registries': ['127.0.0.1:%d' % up['registry_port']],
-    }
+    })
 
 
 def download(state):
     upstream_up(state)
     out = playbook('download', 'download', download_vars(state), '@' + CHECKSUMS)
-    for line in summary_lines(out, 'Download | Summary'):
+    for line in summary_lines(out, 'Download | Summary') + summary_lines(out, 'OS repos | Summary'):
         say('   ' + line)
+    if not host_target():
+        say('   (no OS repository: this host does not run Debian 12, the only release the demo can build here)')
     return out
 
 
@@ -260,10 +285,6 @@ def mirror_vars(state, **more):
         # The admin node's own package managers: a scratch root, not this machine's /etc.
         'airgap_repos_root': os.path.join(MIRROR, 'admin-root'), 'airgap_repos_become': False,
         'airgap_offline_vars_file': os.path.join(INVENTORY, 'group_vars', 'all', 'offline.yml'),
-        # OS package repositories under files_repo (built by download from issue 7 on).
-        'airgap_offline_debian_repo': 'http://127.0.0.1:%d/debs/debian-12/' % m['files_port'],
-        'airgap_offline_ubuntu_repo': 'http://127.0.0.1:%d/debs/ubuntu-24.04/' % m['files_port'],
-        'airgap_offline_yum_repo': 'http://127.0.0.1:%d/rpms/rocky-9/' % m['files_port'],
     }
     v.update(more)
     return v
@@ -367,7 +388,8 @@ def up():
     say('  registry_host   127.0.0.1:%d          (TLS, CA %s)' % (m['registry_port'], os.path.relpath(os.path.join(MIRROR, 'registry-tls', 'ca.pem'), REPO)))
     say('  offline.yml     .demo/inventory/group_vars/all/offline.yml')
     say('  bundle          .demo/bundle (SHA256SUMS, manifest.yaml, files/, images/)')
-    say('  nodes           .demo/nodes/node1..3 (apt, dnf and pip pointed at the mirror, the registry CA installed)')
+    say('  nodes           .demo/nodes/node1..3 (apt and pip pointed at the mirror, signed; the registry CA installed)')
+    say('  bootstrap       .demo/bundle/bootstrap.sh (an admin node with no Ansible: OS repo via file:, Python, venv)')
     say('  logs            .demo/logs/')
     say('')
     say('  switch to cilium and download again (only cilium\'s items are fetched):')

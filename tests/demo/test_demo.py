@@ -78,6 +78,29 @@ class Demo(unittest.TestCase):
         for host in demo.NODE_OS:
             with open(os.path.join(demo.DEMO, 'nodes', host, 'etc', 'containerd', 'certs.d', 'airgap-kubespray-ca.pem')) as f:
                 self.assertEqual(f.read().strip(), ca, host)
+        if demo.host_target():
+            # The OS repository was built, signed, served and the nodes point at it with the key.
+            url = 'http://127.0.0.1:%d/debs/debian-12/' % self.state['mirror']['files_port']
+            self.assertEqual(offline['debian_repo'], url)
+            self.assertEqual(offline['airgap_repos_gpg_key'], 'http://127.0.0.1:%d/airgap-kubespray-repo.asc' % self.state['mirror']['files_port'])
+            for host in demo.NODE_OS:
+                with open(os.path.join(demo.DEMO, 'nodes', host, 'etc', 'apt', 'sources.list.d', 'airgap-kubespray.sources')) as f:
+                    src = f.read()
+                self.assertIn('URIs: ' + url, src)
+                self.assertIn('Signed-By: ', src)
+                self.assertNotIn('Trusted', src)
+            for f in ('bootstrap.sh', 'bin/offline_repo_config_linux_amd64', 'files/debs/debian-12/InRelease', 'files/pypi/simple/index.html'):
+                self.assertTrue(os.path.exists(os.path.join(demo.BUNDLE, f)), f)
+
+    def test_a_bundle_carries_an_installable_collection(self):
+        dest = os.path.join(demo.DEMO, 'work', 'offline-collections')
+        shutil.rmtree(dest, ignore_errors=True)
+        p = subprocess.run(['ansible-galaxy', 'collection', 'install', '-p', dest,
+                            os.path.join(demo.BUNDLE, 'airgap-kubespray-collection.tar.gz')],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        link = os.path.join(dest, 'ansible_collections', 'airgap', 'kubespray', 'plugins', 'modules', 'offline_file_fetch_linux_amd64')
+        self.assertTrue(os.path.islink(link) and os.access(link, os.X_OK), link)
 
     def test_b_mirror_rerun_changes_nothing(self):
         demo_cmd('mirror')

@@ -30,14 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_manifest as tm  # noqa: E402  (its helpers, and its collection install)
 
 
-def setUpModule():
-    tm.setUpModule()
-
-
-def tearDownModule():
-    tm.tearDownModule()
-    tm.TMP = None
-    tm._SAMPLES.clear()  # its cached manifests live in the TMP just removed
+setUpModule, tearDownModule = tm.module_hooks()
 
 
 def release():

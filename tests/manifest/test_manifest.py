@@ -53,6 +53,19 @@ def tearDownModule():
         shutil.rmtree(TMP, ignore_errors=True)
 
 
+def module_hooks(*caches):
+    """setUpModule and tearDownModule for another test file that uses these helpers (and this
+    module's collection install); caches (dicts) are cleared with the TMP they point into."""
+    def tear_down():
+        global TMP
+        tearDownModule()
+        TMP = None
+        _SAMPLES.clear()
+        for c in caches:
+            c.clear()
+    return setUpModule, tear_down
+
+
 # -- an independent reading of Kubespray's download.yml ---------------------------------------------
 
 def enabled_expr(entry):

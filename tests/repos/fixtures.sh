@@ -15,7 +15,8 @@
 #   tests/repos/fixtures.sh rpms WWW SCRATCH      # WWW/rpms/: createrepo_c repo of airgap-test.spec
 #   tests/repos/fixtures.sh signed-rpms WWW NAME GNUPGHOME
 #                                                 # WWW/NAME/: WWW/rpms' packages signed (rpmsign)
-#                                                 #   by GNUPGHOME's key, and their repodata
+#                                                 #   by GNUPGHOME's key, and their repodata (signed:
+#                                                 #   repodata/repomd.xml.asc)
 #   tests/repos/fixtures.sh rocky-root DEST       # DEST/etc/os-release (Rocky 9.4),
 #                                                 #   etc/yum.repos.d/{rocky,epel}.repo (127.0.0.1:1)
 #                                                 #   and etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9
@@ -117,6 +118,9 @@ signed_rpms() {
   GNUPGHOME=$home rpmsign --define "__gpg $(command -v gpg)" --define "_gpg_path $home" --define "_gpg_name $fpr" \
     --define '_gpg_sign_cmd_extra_args --pinentry-mode loopback --passphrase ""' --addsign "$www/$name"/*.rpm </dev/null
   createrepo_c -q "$www/$name" >/dev/null
+  # The metadata is signed too (offline_repo_config sets repo_gpgcheck=1 with a gpg_key).
+  GNUPGHOME=$home gpg --batch --yes --pinentry-mode loopback --passphrase '' --armor --detach-sign \
+    -o "$www/$name/repodata/repomd.xml.asc" "$www/$name/repodata/repomd.xml"
   ls "$www/$name"
 }
 

@@ -235,14 +235,14 @@ func (p *Plan) dnf(cfg Config, want map[string][]byte) error {
 		b.WriteString("gpgcheck=0\nrepo_gpgcheck=0\n")
 		p.Warnings = append(p.Warnings, "no gpg_key: packages from the offline yum repository are not signature-checked (gpgcheck=0)")
 	case strings.Contains(cfg.GPGKey, "://"):
-		fmt.Fprintf(&b, "gpgcheck=1\ngpgkey=%s\n", cfg.GPGKey)
+		fmt.Fprintf(&b, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n", strings.Join(append([]string{cfg.GPGKey}, p.vendorKeys()...), " "))
 	default:
 		key, err := os.ReadFile(cfg.GPGKey)
 		if err != nil {
 			return fmt.Errorf("reading gpg_key: %w", err)
 		}
 		want[rpmKey] = key
-		fmt.Fprintf(&b, "gpgcheck=1\ngpgkey=file://%s\n", rpmKey)
+		fmt.Fprintf(&b, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n", strings.Join(append([]string{"file://" + rpmKey}, p.vendorKeys()...), " "))
 	}
 	if cfg.CAPath != "" && u.Scheme == "https" {
 		fmt.Fprintf(&b, "sslcacert=%s\n", cfg.CAPath)
@@ -250,6 +250,21 @@ func (p *Plan) dnf(cfg Config, want map[string][]byte) error {
 	b.WriteString("module_hotfixes=1\n")
 	want[yumRepo] = []byte(b.String())
 	return nil
+}
+
+// vendorKeys are the distribution's own package keys in the root (/etc/pki/rpm-gpg), as
+// file:// URLs: the mirror's key signs the repository metadata (repo_gpgcheck), while the
+// packages keep their vendor's signatures (gpgcheck), so both kinds of key are listed.
+func (p *Plan) vendorKeys() []string {
+	found, _ := filepath.Glob(filepath.Join(p.Root, "etc/pki/rpm-gpg/RPM-GPG-KEY-*"))
+	var keys []string
+	for _, f := range found {
+		if rel := "/etc/pki/rpm-gpg/" + filepath.Base(f); rel != rpmKey {
+			keys = append(keys, "file://"+rel)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // pip writes a global pip.conf, so that root and every user's pip use the mirror.

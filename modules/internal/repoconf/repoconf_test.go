@@ -266,3 +266,34 @@ func TestSignedAndHTTPS(t *testing.T) {
 		t.Errorf("apt with a key URL: %v", err)
 	}
 }
+
+// On RHEL-compatible hosts the mirror's key checks the repository metadata (repo_gpgcheck) and
+// the distribution's own keys, already in the root, keep checking the vendor-signed packages.
+func TestSignedYumKeepsVendorKeys(t *testing.T) {
+	fx := fixtures[7] // rhel-9
+	fx.files = map[string]string{"etc/yum.repos.d/redhat.repo": "[rhel-9-baseos]\n",
+		"etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release": "vendor key\n"}
+	root := makeRoot(t, fx)
+	key := filepath.Join(t.TempDir(), "key.asc")
+	_ = os.WriteFile(key, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\nours\n"), 0o644)
+	for _, gpgKey := range []string{key, "http://m/airgap-kubespray-repo.asc"} {
+		c := cfg(root)
+		c.GPGKey = gpgKey
+		plan, err := repoconf.Configure(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := plan.Apply(); err != nil {
+			t.Fatal(err)
+		}
+		repo, _ := os.ReadFile(filepath.Join(root, "etc/yum.repos.d/airgap-kubespray.repo"))
+		ours := "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-airgap-kubespray"
+		if gpgKey != key {
+			ours = gpgKey
+		}
+		want := "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=" + ours + " file:///etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release\n"
+		if !strings.Contains(string(repo), want) {
+			t.Errorf("with gpg_key %s the repo file lacks %q:\n%s", gpgKey, want, repo)
+		}
+	}
+}
