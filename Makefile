@@ -72,6 +72,7 @@ install: collection
 lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@python3 -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
 
 test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
 

@@ -111,7 +111,8 @@ def gpg(home, *args, **kw):
 
 def apt_options(work, arch):
     opts = ['-o', 'Dir::State=%s/state' % work, '-o', 'Dir::State::status=%s/status' % work,
-            '-o', 'Dir::Cache=%s/cache' % work, '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root']
+            '-o', 'Dir::Cache=%s/cache' % work, '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root',
+            '-o', 'Acquire::Retries=3']
     if arch:
         opts += ['-o', 'APT::Architecture=%s' % arch, '-o', 'APT::Architectures=%s' % arch]
     return opts
