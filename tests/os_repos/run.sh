@@ -14,9 +14,10 @@
 # 4. rpm: the builder's createrepo_c metadata for a tiny RPM, signed, read by Debian's dnf
 #    (--installroot, repo_gpgcheck on); tampered metadata is refused.
 # 5. bootstrap.sh in a fresh Debian 12 root holding only the bundle: the OS pointed at the
-#    bundle's repository through a file: URL, python3 and venv installed from it; a rerun changes
-#    nothing. (Ansible itself needs wheels from PyPI, which this machine cannot reach: the kit is
-#    run without files/pypi, so it stops after Python, as it says.)
+#    bundle's repository through a file: URL (signed), python3 and venv installed from it; then
+#    with the PyPI mirror, a venv and `pip --no-index` from the bundle's wheels ending with
+#    `ansible --version`; a rerun changes nothing. PyPI is out of reach here, so ansible-core is a
+#    stand-in wheel (standin_wheel.py); with real wheels the same steps install the real one.
 #
 # Caches in ${AIRGAP_CACHE:-/var/cache/airgap-kubespray-tests}: the debootstrapped root and apt's
 # downloads (os-repos/), so later runs fetch nothing again.
@@ -97,7 +98,8 @@ build_repo() {
   for p in $(debian_packages); do grep -q "^Package: $p\$" "$r/Packages" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] || fail "not in the repository: ${missing[*]}"
   echo "$(debian_packages | wc -l) packages listed, $(grep -c '^Package: ' "$r/Packages") in the closure"
-  for p in conntrack socat ebtables ipvsadm; do debian_packages | grep -qx "$p" || fail "$p is not in Kubespray's list"; done
+  debian_packages >"$tmp/packages.txt" # (grep -q on a pipe would cut it: SIGPIPE under pipefail)
+  for p in conntrack socat ebtables ipvsadm; do grep -qx "$p" "$tmp/packages.txt" || fail "$p is not in Kubespray's list"; done
   [ -s "$bundle/files/pypi/simple/index.html" ] || fail "no PyPI index"
   for f in bootstrap.sh bin/offline_repo_config_linux_amd64 bin/offline_repo_config_linux_arm64; do
     [ -x "$bundle/$f" ] || fail "$f is not in the bundle"
@@ -193,19 +195,34 @@ bootstrap() {
   new_root "$r"
   mkdir -p "$r/srv"
   cp -al "$bundle" "$r/srv/bundle"
-  rm -rf "$r/srv/bundle/files/pypi" # no Ansible wheels here (see the header)
+  # First without a PyPI mirror: the repository and Python only.
+  mv "$r/srv/bundle/files/pypi" "$r/srv/pypi.away"
   in_root "$r" /srv/bundle/bootstrap.sh | tee "$tmp/bootstrap1.log"
   grep -q 'pointed the package manager at /srv/bundle/files/debs/debian-12' "$tmp/bootstrap1.log"
   grep -q 'installing python3 python3-venv from the bundle' "$tmp/bootstrap1.log"
   grep -q 'no PyPI mirror' "$tmp/bootstrap1.log"
   grep -rhoE '(https?|file|ftp):[^ ]+' "$r/etc/apt/sources.list.d" | sort -u | tee "$tmp/bootstrap-uris"
   [ "$(cat "$tmp/bootstrap-uris")" = "file:///srv/bundle/files/debs/debian-12/" ] || fail "sources other than the bundle"
-  in_root "$r" python3 -m venv /tmp/venv
-  in_root "$r" /tmp/venv/bin/python -c 'import sys; print(sys.version)'
+  grep -q '^Signed-By: ' "$r/etc/apt/sources.list.d/airgap-kubespray.sources" || fail "the bundle's repository is not signature-checked"
+  in_root "$r" python3 -c 'import venv, sys; print(sys.version)'
+  # Then with the PyPI mirror: PyPI is out of reach here, so ansible-core is a stand-in wheel
+  # (tests/os_repos/standin_wheel.py) beside Debian's wheels, and requirements.txt names it.
+  mv "$r/srv/pypi.away" "$r/srv/bundle/files/pypi"
+  rm -rf "$r/srv/bundle/files/pypi/packages" "$r/srv/bundle/files/pypi/simple" # hard links: never write through them
+  mkdir -p "$r/srv/bundle/files/pypi/packages"
+  cp "${wheels[@]}" "$r/srv/bundle/files/pypi/packages/"
+  python3 "$here/standin_wheel.py" "$r/srv/bundle/files/pypi/packages" 2.18.99 >/dev/null
+  echo "ansible-core" >"$r/srv/bundle/requirements.txt"
   in_root "$r" /srv/bundle/bootstrap.sh | tee "$tmp/bootstrap2.log"
-  grep -q 'already points at' "$tmp/bootstrap2.log" || fail "the rerun changed the repository configuration"
-  grep -q 'already installed' "$tmp/bootstrap2.log" || fail "the rerun installed packages"
-  grep -q 'done: nothing to change' "$tmp/bootstrap2.log" || fail "the rerun reports changes"
+  grep -q 'already points at' "$tmp/bootstrap2.log" || fail "the second run changed the repository configuration"
+  grep -q 'created the venv /opt/airgap-kubespray/venv' "$tmp/bootstrap2.log" || fail "no venv"
+  grep -q 'installed Ansible' "$tmp/bootstrap2.log" || fail "nothing installed from the bundle's wheels"
+  grep -q 'ansible \[core 2.18.99\]' "$tmp/bootstrap2.log" || fail "no ansible --version from the venv"
+  grep -q 'airgap.kubespray.mirror -e airgap_bundle_dir=/srv/bundle' "$tmp/bootstrap2.log" || fail "no next command"
+  in_root "$r" /srv/bundle/bootstrap.sh | tee "$tmp/bootstrap3.log"
+  grep -q 'already installed' "$tmp/bootstrap3.log" || fail "the rerun installed packages"
+  grep -q 'Ansible already in /opt/airgap-kubespray/venv' "$tmp/bootstrap3.log" || fail "the rerun reinstalled Ansible"
+  grep -q 'done: nothing to change' "$tmp/bootstrap3.log" || fail "the rerun reports changes"
 }
 
 check "os_repos: debian-12 from Kubespray's list, signed; PyPI index; bootstrap kit" build_repo
@@ -216,7 +233,7 @@ base=http://127.0.0.1:$port
 check "debian12 root: installs Kubespray's whole list from the signed repo" install_in_root
 check "pip: installs from the bundle's index" pip_from_index
 check "rpm: signed createrepo_c metadata read by dnf, tampering refused" rpm_metadata
-check "bootstrap.sh: bundle only, file: repo, python3 + venv; rerun idempotent" bootstrap
+check "bootstrap.sh: bundle only: file: repo, python3, venv, pip --no-index; reruns idempotent" bootstrap
 
 echo
 echo "PASS: ${#passed[@]}  FAIL: ${#failed[@]}"
