@@ -11,7 +11,8 @@
 #   tests/repos/fixtures.sh gpg-key GNUPGHOME     # a signing key (made once), exported as
 #                                                 #   GNUPGHOME/key.asc (armored) and key.gpg
 #   tests/repos/fixtures.sh pypi WWW              # WWW/simple/, WWW/packages/: PEP 503 index of
-#                                                 #   the wheels Debian ships in /usr/share/python-wheels
+#                                                 #   the wheels Debian ships in /usr/share/python-wheels,
+#                                                 #   by the collection's builder (roles/os_repos)
 #   tests/repos/fixtures.sh rpms WWW SCRATCH      # WWW/rpms/: createrepo_c repo of airgap-test.spec
 #   tests/repos/fixtures.sh signed-rpms WWW NAME GNUPGHOME
 #                                                 # WWW/NAME/: WWW/rpms' packages signed (rpmsign)
@@ -91,7 +92,12 @@ pypi() {
   local wheels=(/usr/share/python-wheels/*.whl)
   shopt -u nullglob
   [ ${#wheels[@]} -gt 0 ] || { echo "fixtures.sh: no wheels in /usr/share/python-wheels (install python3-pip-whl)" >&2; exit 1; }
-  python3 "$here/pypi_index.py" "$www" "${wheels[@]}"
+  # The collection's own index builder (role os_repos), on local wheels only.
+  python3 - "$www" "${wheels[@]}" <<'PY' | python3 "$here/../../roles/os_repos/files/airgap_os_repo.py" pypi | tee "$www/.pypi.json"
+import json, sys
+print(json.dumps({'dest': sys.argv[1], 'work': sys.argv[1] + '/.pypi-work', 'wheels': sys.argv[2:]}))
+PY
+  grep -q '"failed": false' "$www/.pypi.json"
 }
 
 rpms() {
