@@ -21,6 +21,7 @@ Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
   .demo/state.json     ports and timings
 
 Kubespray's variable files come from AIRGAP_DEMO_KUBESPRAY (default ../shared/kubespray/v2.31.0).
+AIRGAP_DEMO_DIR moves .demo/ elsewhere (two demos at once need two folders).
 """
 import argparse
 import glob
@@ -39,7 +40,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'lib'))
 from standin import stand_in_files  # noqa: E402
 
-DEMO = os.path.join(REPO, '.demo')
+DEMO = os.path.abspath(os.environ.get('AIRGAP_DEMO_DIR', os.path.join(REPO, '.demo')))
 STATE = os.path.join(DEMO, 'state.json')
 KUBESPRAY = os.path.abspath(os.environ.get('AIRGAP_DEMO_KUBESPRAY', os.path.join(REPO, '..', 'shared', 'kubespray', 'v2.31.0')))
 HOSTS = os.environ.get('AIRGAP_DEMO_HOSTS', os.path.join(os.path.dirname(KUBESPRAY), 'hosts.yaml'))

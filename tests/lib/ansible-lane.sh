@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Ansible lanes: the ansible-core versions the tests run on, side by side on one Debian 12 host.
+#
+#   tests/lib/ansible-lane.sh install LANE       install LANE (idempotent) and print its bin folder
+#   tests/lib/ansible-lane.sh run LANE CMD...    run CMD with LANE's ansible-* first on PATH
+#   tests/lib/ansible-lane.sh list               the lanes, one a line
+#
+# Lanes (Kubespray's own pins, playbooks/ansible_version.yml):
+#   2.14  Debian 12's ansible-core (the `ansible` package tests/setup-host.sh installs); the oldest
+#         version the collection supports
+#   2.17  ../shared/vendor/ansible-core-2.17.5.tar.gz   (Kubespray 2.29, 2.30)
+#   2.18  ../shared/vendor/ansible-core-2.18.0rc1.tar.gz (Kubespray 2.31, master)
+#   2.19  Debian trixie's ansible-core .deb, downloaded with apt from Debian's archive (signature
+#         checked with the archive keyring) and unpacked; nothing is installed on the host
+#
+# Every lane runs on Debian 12's /usr/bin/python3 with Debian's python3-jinja2, -yaml,
+# -cryptography, -packaging and -resolvelib (pulled in by the `ansible` package). Lanes live in
+# $AIRGAP_CACHE/ansible/<lane> (default /var/cache/airgap-kubespray), reused between runs.
+# AIRGAP_VENDOR overrides where the 2.17/2.18 source tarballs are.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${AIRGAP_CACHE:-/var/cache/airgap-kubespray}
+vendor=${AIRGAP_VENDOR:-$repo/../shared/vendor}
+commands=(ansible ansible-config ansible-doc ansible-galaxy ansible-inventory ansible-playbook ansible-pull ansible-test ansible-vault)
+lanes=(2.14 2.17 2.18 2.19)
+
+die() { echo "ansible-lane: $*" >&2; exit 1; }
+
+# wrappers DIR FINAL LIB SCRIPTS: DIR/bin/<cmd> runs SCRIPTS/<cmd> on Debian's python with LIB first
+# on the path; LIB and SCRIPTS are relative to FINAL, where DIR is moved once complete.
+wrappers() {
+  local dir=$1 final=$2 lib=$3 scripts=$4 cmd
+  mkdir -p "$dir/bin.tmp"
+  for cmd in "${commands[@]}"; do
+    [ -e "$dir/$scripts/$cmd" ] || continue
+    printf '#!/bin/sh\nPYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}" exec /usr/bin/python3 "%s" "$@"\n' \
+      "$final/$lib" "$final/$scripts/$cmd" >"$dir/bin.tmp/$cmd"
+    chmod 755 "$dir/bin.tmp/$cmd"
+  done
+  rm -rf "$dir/bin"
+  mv "$dir/bin.tmp" "$dir/bin"
+}
+
+install_vendor() {  # LANE TARBALL
+  local lane=$1 tarball=$2 dir=$cache/ansible/$1 stamp
+  [ -f "$tarball" ] || die "lane $lane needs $tarball (see ../shared/vendor/README.md)"
+  stamp=$(sha256sum "$tarball" | cut -c1-64)
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir.tmp"
+    tar xzf "$tarball" -C "$dir.tmp"
+    local tree
+    tree=$(find "$dir.tmp" -mindepth 1 -maxdepth 1 -type d | head -1)
+    mv "$tree" "$dir.tmp/src"
+    wrappers "$dir.tmp" "$dir" src/lib src/bin
+    echo "$stamp" >"$dir.tmp/.stamp"
+    rm -rf "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+}
+
+install_trixie() {  # LANE PACKAGE
+  local lane=$1 pkg=$2 dir=$cache/ansible/$1
+  [ -x "$dir/bin/ansible-playbook" ] && return 0
+  local work=$dir.tmp
+  rm -rf "$work"
+  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
+  : >"$work/apt/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${AIRGAP_DEBIAN_MIRROR:-http://deb.debian.org/debian} trixie main" \
+    >"$work/apt/sources.list"
+  local opts=(-q -o Dir::Etc::sourcelist="$work/apt/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    -o Dir::State::Lists="$work/apt/lists" -o Dir::State::status="$work/apt/status"
+    -o Dir::Cache="$work/apt/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update >/dev/null
+  (cd "$work/deb" && apt-get "${opts[@]}" download "$pkg" >/dev/null)
+  dpkg-deb -x "$work"/deb/"$pkg"_*.deb "$work/root"
+  rm -rf "$work/apt" "$work/deb"
+  wrappers "$work" "$dir" root/usr/lib/python3/dist-packages root/usr/bin
+  rm -rf "$dir"
+  mv "$work" "$dir"
+}
+
+install() {
+  case $1 in
+    2.14)
+      case $(/usr/bin/ansible-playbook --version 2>/dev/null | head -1) in
+        *'core 2.14.'*) ;;
+        *) die "lane 2.14 is Debian 12's ansible-core: run tests/setup-host.sh" ;;
+      esac
+      mkdir -p "$cache/ansible/2.14/bin"
+      local cmd
+      for cmd in "${commands[@]}"; do
+        [ -x "/usr/bin/$cmd" ] && ln -sfn "/usr/bin/$cmd" "$cache/ansible/2.14/bin/$cmd"
+      done
+      ;;
+    2.17) install_vendor 2.17 "$vendor/ansible-core-2.17.5.tar.gz" ;;
+    2.18) install_vendor 2.18 "$vendor/ansible-core-2.18.0rc1.tar.gz" ;;
+    2.19) install_trixie 2.19 ansible-core ;;
+    *) die "unknown lane $1 (lanes: ${lanes[*]})" ;;
+  esac
+  local got
+  got=$("$cache/ansible/$1/bin/ansible-playbook" --version | sed -n 's/.*\[core \([0-9.a-z]*\)\].*/\1/p')
+  case $got in "$1".*) ;; *) die "lane $1 runs ansible-core $got" ;; esac
+}
+
+case ${1:-} in
+  install) [ $# -eq 2 ] || die "usage: $0 install LANE"; install "$2" >&2; echo "$cache/ansible/$2/bin" ;;
+  run)
+    [ $# -ge 3 ] || die "usage: $0 run LANE CMD..."
+    lane=$2; shift 2
+    install "$lane" >&2
+    PATH="$cache/ansible/$lane/bin:$PATH" AIRGAP_ANSIBLE_LANE=$lane exec "$@"
+    ;;
+  list) printf '%s\n' "${lanes[@]}" ;;
+  *) die "usage: $0 install LANE | run LANE CMD... | list" ;;
+esac
