@@ -7,6 +7,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
+	imagescanmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_scan"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
 	verifymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_verify"
 )
@@ -16,6 +17,7 @@ var modules = []*module.Module{
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,
+	imagescanmod.Module,
 	verifymod.Module,
 }
 

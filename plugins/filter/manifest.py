@@ -1,11 +1,16 @@
 # Copyright: airgap.kubespray contributors
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters that build manifest.yaml from per-host evaluations of Kubespray's ``downloads``.
+"""Filters that build manifest.yaml from per-class evaluations of what Kubespray fetches.
 
-- ``manifest_merge(evaluations, scope=..., arches=..., generator=...)``: the union over hosts
-  (results of airgap.kubespray.kubespray_downloads, each with its ``host``), as the manifest dict.
+- ``manifest_merge(evaluations, classes=..., scope=..., arches=..., generator=...)``: the union over
+  hosts (results of airgap.kubespray.kubespray_downloads, one per class of hosts, each standing for
+  its class's members), as the manifest dict.
+- ``manifest_add_scanned(manifest, scan)``: the manifest with the images airgap.kubespray.offline_image_scan
+  found inside its charts and manifests (``origin: chart`` / ``manifest``).
 - ``manifest_yaml``: the manifest as YAML, fields in schema order, with a header.
 - ``manifest_files_list`` / ``manifest_images_list``: contrib/offline's files.list and images.list.
+- ``manifest_upstream_registries``: the registries the nodes still name (images no Kubespray
+  variable redirects), which offline.yml mirrors to the private registry.
 
 The schema is documented in docs/manifest.md.
 """
@@ -17,84 +22,165 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import plain
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import inert, plain
 
 MANIFEST_VERSION = 1
+# Where an item comes from, most authoritative first: an item several origins give keeps the first.
+ORIGINS = ('downloads', 'kubeadm', 'quirk', 'chart', 'manifest')
 
 
 def _union(a, b):
     return sorted(set(a or []) | set(b or []))
 
 
-def manifest_merge(evaluations, scope='enabled', arches=None, generator='airgap.kubespray.manifest'):
-    files, images, mirror = {}, {}, {}
+def _origin(a, b):
+    rank = dict((o, n) for n, o in enumerate(ORIGINS))
+    return a if rank.get(a, len(ORIGINS)) <= rank.get(b, len(ORIGINS)) else b
+
+
+def _deep_merge(a, b):
+    """b over a, mappings merged key by key."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = _deep_merge(a[k], v) if k in a else v
+        return out
+    return b
+
+
+def _members(classes):
+    return dict((c['representative'], list(c['members'])) for c in classes or [])
+
+
+_FILE_FIELDS = ('quirk', 'scan', 'purpose')
+_IMAGE_FIELDS = ('quirk', 'found_in')
+
+
+def _add_file(files, f):
+    e = files.get(f['url'])
+    if e is None:
+        e = files[f['url']] = {
+            'name': f['name'], 'url': f['url'], 'checksum': f['checksum'], 'path': f['path'],
+            'arches': [], 'groups': [], 'enabled': False, 'origin': f.get('origin', 'downloads')}
+        for k in _FILE_FIELDS:
+            if f.get(k):
+                e[k] = f[k]
+    elif f['checksum'] and e['checksum'] and f['checksum'] != e['checksum']:
+        raise AnsibleFilterError('%s: hosts disagree on its checksum (%s vs %s)'
+                                 % (f['url'], e['checksum'], f['checksum']))
+    e['checksum'] = e['checksum'] or f['checksum']
+    e['origin'] = _origin(e['origin'], f.get('origin', 'downloads'))
+    e['arches'] = _union(e['arches'], f.get('arches') or [f['arch']])
+    e['groups'] = _union(e['groups'], f['groups'])
+    e['enabled'] = e['enabled'] or f['enabled']
+
+
+def _add_image(images, i):
+    e = images.get(i['source'])
+    if e is None:
+        e = images[i['source']] = {
+            'name': i['name'], 'source': i['source'], 'repo': i['repo'], 'tag': i['tag'],
+            'digest': i.get('digest'), 'target': i['target'], 'arches': [], 'groups': [],
+            'enabled': False, 'origin': i.get('origin', 'downloads')}
+        for k in _IMAGE_FIELDS:
+            if i.get(k):
+                e[k] = i[k]
+    elif i.get('digest') and e['digest'] and i['digest'] != e['digest']:
+        raise AnsibleFilterError('%s: hosts disagree on its digest (%s vs %s)'
+                                 % (i['source'], e['digest'], i['digest']))
+    e['digest'] = e['digest'] or i.get('digest')
+    e['origin'] = _origin(e['origin'], i.get('origin', 'downloads'))
+    if i.get('found_in'):
+        e['found_in'] = _union(e.get('found_in'), i['found_in'])
+    e['arches'] = _union(e['arches'], i.get('arches') or [i['arch']])
+    e['groups'] = _union(e['groups'], i['groups'])
+    e['enabled'] = e['enabled'] or i['enabled']
+
+
+def _finish(manifest, files, images):
+    for e in images.values():
+        if not e['digest']:
+            del e['digest']
+    manifest['files'] = sorted(files.values(), key=lambda e: (e['name'], e['path']))
+    manifest['images'] = sorted(images.values(), key=lambda e: (e['name'], e['source']))
+    return manifest
+
+
+def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, generator='airgap.kubespray.manifest'):
+    evaluations = plain(evaluations)
+    members = _members(plain(classes))
+    files, images, mirror, quirks = {}, {}, {}, {}
+    offline_vars = {}
     kube_versions = {}
     hosts = []
     for ev in evaluations:
         if not ev or ev.get('failed'):
             raise AnsibleFilterError('an evaluation failed: %s' % (ev or {}).get('msg'))
         host = ev.get('host')
-        hosts.append(host)
-        kube_versions.setdefault(ev.get('kube_version'), []).append(host)
+        stands_for = members.get(host, [host])
+        hosts.extend(stands_for)
+        kube_versions.setdefault(ev.get('kube_version'), []).extend(stands_for)
         for f in ev.get('files', []):
-            e = files.get(f['url'])
-            if e is None:
-                e = files[f['url']] = {
-                    'name': f['name'], 'url': f['url'], 'checksum': f['checksum'], 'path': f['path'],
-                    'arches': [], 'groups': [], 'enabled': False}
-                if f.get('extra'):
-                    e['extra'] = True
-            elif f['checksum'] and e['checksum'] and f['checksum'] != e['checksum']:
-                raise AnsibleFilterError('%s: hosts disagree on its checksum (%s vs %s)'
-                                         % (f['url'], e['checksum'], f['checksum']))
-            e['arches'] = _union(e['arches'], [f['arch']])
-            e['groups'] = _union(e['groups'], f['groups'])
-            e['enabled'] = e['enabled'] or f['enabled']
+            _add_file(files, f)
         for i in ev.get('images', []):
-            e = images.get(i['source'])
-            if e is None:
-                e = images[i['source']] = {
-                    'name': i['name'], 'source': i['source'], 'repo': i['repo'], 'tag': i['tag'],
-                    'digest': i['digest'], 'target': i['target'], 'arches': [], 'groups': [],
-                    'enabled': False}
-            elif i['digest'] and e['digest'] and i['digest'] != e['digest']:
-                raise AnsibleFilterError('%s: hosts disagree on its digest (%s vs %s)'
-                                         % (i['source'], e['digest'], i['digest']))
-            e['digest'] = e['digest'] or i['digest']
-            e['arches'] = _union(e['arches'], [i['arch']])
-            e['groups'] = _union(e['groups'], i['groups'])
-            e['enabled'] = e['enabled'] or i['enabled']
+            _add_image(images, i)
         for m in ev.get('mirror_images', []):
             mirror.setdefault(m['source'], dict(m, arches=list(arches or [])))
+        for q in ev.get('quirks', []):
+            if q['id'] not in quirks:
+                quirks[q['id']] = dict((k, v) for k, v in q.items() if k != 'offline_vars')
+                for var, value in (q.get('offline_vars') or {}).items():
+                    offline_vars[var] = _deep_merge(offline_vars[var], value) if var in offline_vars else value
     if len(kube_versions) > 1:
         raise AnsibleFilterError('hosts disagree on kube_version: %s' % ', '.join(
             '%s on %s' % (v, ', '.join(sorted(h))) for v, h in sorted(kube_versions.items())))
-    for e in images.values():
-        if not e['digest']:
-            del e['digest']
-    return {
+    manifest = {
         'version': MANIFEST_VERSION,
         'generator': generator,
         'kube_version': next(iter(kube_versions), None),
         'arches': list(arches or []),
         'scope': scope,
         'hosts': sorted(hosts),
-        'files': sorted(files.values(), key=lambda e: (e['name'], e['path'])),
-        'images': sorted(images.values(), key=lambda e: (e['name'], e['source'])),
+        'files': [],
+        'images': [],
         'mirror_images': sorted(mirror.values(), key=lambda e: e['name']),
+        'quirks': [quirks[k] for k in sorted(quirks)],
+        'offline_vars': offline_vars,
     }
+    return inert(_finish(manifest, files, images))
+
+
+def manifest_add_scanned(manifest, scan):
+    """The images offline_image_scan found (its `images`: source, repo, tag, digest, target,
+    found_in, kind) added with origin chart or manifest, for the groups and arches of the file they
+    were found in; an image already listed keeps its entry and origin."""
+    manifest = plain(manifest)
+    by_name = dict((f['name'], f) for f in manifest.get('files', []))
+    files = dict((f['url'], f) for f in manifest.get('files', []))
+    images = dict((i['source'], i) for i in manifest.get('images', []))
+    for found in plain((scan or {}).get('images') or []):
+        where = [by_name[n] for n in found['found_in'] if n in by_name]
+        _add_image(images, {
+            'name': found['name'], 'source': found['source'], 'repo': found['repo'], 'tag': found['tag'],
+            'digest': found.get('digest'), 'target': found['target'], 'origin': found['kind'],
+            'found_in': found['found_in'], 'arches': list(manifest.get('arches') or []),
+            'groups': _union([], [g for f in where for g in f['groups']]),
+            'enabled': any(f['enabled'] for f in where)})
+    return inert(_finish(manifest, files, images))
+
+
+def manifest_upstream_registries(manifest):
+    """The registries of images the nodes pull by their upstream name: found in charts or
+    manifests, or with no *_image_repo variable redirecting them (target null)."""
+    out = set()
+    for i in (manifest or {}).get('images', []):
+        if i.get('origin') in ('chart', 'manifest') or i.get('target') is None:
+            out.add(str(i['repo']).split('/', 1)[0])  # repositories are fully qualified (Kubespray, the scan)
+    return sorted(out)
 
 
 class _Dumper(yaml.SafeDumper):
     pass
-
-
-def _str_presenter(dumper, data):
-    return dumper.represent_scalar('tag:yaml.org,2002:str', str(data))
-
-
-# Ansible hands filters its own str subclasses; write them as plain strings.
-_Dumper.add_multi_representer(str, _str_presenter)
 
 
 def manifest_yaml(manifest):
@@ -121,7 +207,9 @@ class FilterModule(object):
     def filters(self):
         return {
             'manifest_merge': manifest_merge,
+            'manifest_add_scanned': manifest_add_scanned,
             'manifest_yaml': manifest_yaml,
             'manifest_files_list': manifest_files_list,
             'manifest_images_list': manifest_images_list,
+            'manifest_upstream_registries': manifest_upstream_registries,
         }

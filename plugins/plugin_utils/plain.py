@@ -21,9 +21,16 @@ def plain(value):
     if isinstance(value, float):
         return float(value)
     if isinstance(value, (str, bytes)):
-        return str(value) if isinstance(value, str) else bytes(value)
+        return str.__str__(value) if isinstance(value, str) else bytes(value)  # exact types, not subclasses
     if isinstance(value, Mapping):
         return dict((plain(k), plain(v)) for k, v in value.items())
     if isinstance(value, (Sequence, Set)):
         return [plain(v) for v in value]
     return value
+
+
+def inert(value):
+    """`value` as plain data that Ansible never templates again: manifests carry Kubespray's own
+    templates (offline_vars, chart values) that only Kubespray renders, on the nodes."""
+    from ansible.utils.unsafe_proxy import wrap_var  # deprecated in 2.23: 2.19 no longer templates results
+    return wrap_var(plain(value))
