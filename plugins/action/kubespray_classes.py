@@ -3,11 +3,19 @@
 """Group cluster hosts into classes that Kubespray's evaluation cannot tell apart.
 
 Evaluating Kubespray's variables costs a fraction of a second per host; a 1,000-node inventory
-usually holds a handful of distinct kinds of host. Two hosts are in one class when they agree on
-their groups, their platform (architectures and OS, see platform.py) and the raw value of every
-variable the evaluation can read (references.py follows the templates of ``downloads``, of the
-evaluation's own expressions and of the quirks through Kubespray's defaults and the hosts' own
-variables). One host per class is evaluated; its result stands for every member.
+usually holds a handful of distinct kinds of host. Two hosts are in one class when they are in the
+same groups, have the same platform (architectures and OS, see platform.py) and the same
+host-level value (or none) of every variable the evaluation can read: group variables are the
+same for hosts of the same groups, so only what a host sets itself (its inventory entry, its
+host_vars, its cached facts) can tell it apart. references.py finds the variables the evaluation
+can read by following the templates of ``downloads``, of the evaluation's own expressions and of
+the quirks through Kubespray's defaults, the group variables and the host's own.
+
+One host per class is evaluated; its result stands for every member. Reading every host's whole
+variables (``hostvars.raw_get``) costs milliseconds per host; the host-level part is read from the
+inventory, the inventory's vars plugins and the fact cache instead, once per host, and the whole
+variables once per set of groups. When ansible-core's internals are not as expected, every host
+is read whole (slower, the same classes).
 
 Runs on the controller (localhost) only. Returns ``classes``: a list of {representative, members,
 arches, target, source}, in inventory order, and ``variables``: the names the classes compare.
@@ -20,6 +28,7 @@ import glob
 import hashlib
 import json
 import os
+import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
@@ -31,7 +40,9 @@ from ansible_collections.airgap.kubespray.plugins.plugin_utils.quirks import Qui
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.references import EVERYTHING, References
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import trust_as_template
 
-MISSING = '<undefined>'
+MISSING = '<not set by the host>'
+# What decides a host's platform (platform.host_platform).
+PLATFORM_VARS = ('airgap_os_target', 'host_architecture', 'airgap_arches')
 
 
 class ActionModule(ActionBase):
@@ -49,46 +60,79 @@ class ActionModule(ActionBase):
                 'no cluster host matches: the inventory has no host in k8s_cluster or etcd (or in the '
                 'pattern airgap_manifest_hosts names). Pass your Kubespray inventory with -i '
                 '(e.g. -i inventory/mycluster/hosts.yaml).'))
-        role_dir = args.get('role_dir') or ''
+        started = time.monotonic()
         arches = args.get('arches') or ['amd64']
         enabled = boolean(args.get('enabled', True), strict=False)
-
+        reader = _VarsReader(self._loader, task_vars['hostvars'])
         refs = References()
-        hostvars = task_vars['hostvars']
-        by_key, order, warnings = {}, [], []
+        by_key, order, defaulted = {}, [], []
         names = set()
         try:
-            defaults = self._kubespray_defaults(role_dir)
+            defaults = self._kubespray_defaults(args.get('role_dir') or '')
             seeds = refs.of_value(['{{ downloads }}'] + templates(load_quirks(self._loader, args.get('quirks') or [])))
+            per_groups = {}
             for host in hosts:
-                raw = hostvars.raw_get(host)
-                found = host_platform(host, raw, arches, self._renderer(raw))
-                if found['warning']:
-                    warnings.append(host)
-                reads = refs.closure(seeds, raw, defaults)
+                own, whole = reader.host_level(host), None
+                groups = tuple(sorted(plain(own.get('group_names') or [])))
+                if groups not in per_groups:  # the whole variables of one host of these groups
+                    rep_whole = reader.whole(host)
+                    whole = rep_whole
+                    per_groups[groups] = (rep_whole, own, refs.closure(seeds, rep_whole, defaults))
+                rep_whole, rep_own, base = per_groups[groups]
+                reads = self._reads(refs, seeds, base, own, rep_whole, defaults)
                 names |= reads.names
-                key = self._key(host, raw, reads, found, enabled)
+                found = host_platform(host, self._platform_vars(reader, host, own, rep_whole, rep_own, whole), arches,
+                                      self._renderer(rep_whole if whole is None else whole, own))
+                if found['warning']:
+                    defaulted.append(host)
+                key = host if not enabled else self._key(groups, own, reads, found)
                 if key not in by_key:
-                    by_key[key] = dict(found, representative=host, members=[])
+                    by_key[key] = {'representative': host, 'members': [], 'arches': found['arches'],
+                                   'target': found['target'], 'source': found['source']}
                     order.append(key)
                 by_key[key]['members'].append(host)
         except (TargetError, QuirkError) as e:
             return dict(result, failed=True, msg=str(e))
         classes = [by_key[k] for k in order]
-        for c in classes:
-            del c['warning']
-        if warnings:
+        if defaulted:
             result['warnings'] = ['%s: no OS declared (airgap_os_target) and no cached facts: evaluated as %s; '
                                   'set airgap_os_target for the hosts or their group (e.g. in group_vars/all)'
-                                  % (_some(warnings), DEFAULT_TARGET)]
+                                  % (_some(defaulted), DEFAULT_TARGET)]
         result.update(changed=False, classes=classes, representatives=[c['representative'] for c in classes],
-                      hosts=len(hosts), variables=sorted(n for n in names if n != EVERYTHING))
+                      hosts=len(hosts), variables=sorted(n for n in names if n != EVERYTHING),
+                      exact_reads=reader.fast, seconds=round(time.monotonic() - started, 3))
         return result
 
-    def _renderer(self, raw):
+    @staticmethod
+    def _reads(refs, seeds, base, own, rep_whole, defaults):
+        """What the evaluation can read for a host: its groups' closure, unless the host's own
+        values name more variables (then the closure over them too)."""
+        for name in base.names & set(own):
+            more = refs.of_value(own[name])
+            if more.names - base.names or more.patterns - base.patterns or more.facts - base.facts:
+                return refs.closure(seeds, own, rep_whole, defaults)
+        return base
+
+    @staticmethod
+    def _platform_vars(reader, host, own, rep_whole, rep_own, whole):
+        """The variables that decide the platform, as the host sees them."""
+        if whole is not None:
+            return whole
+        out = dict((k, own[k]) for k in PLATFORM_VARS if k in own)
+        for k in PLATFORM_VARS:
+            if k in out or k not in rep_whole:
+                continue
+            if k in rep_own:  # the representative's own value hides its groups': read this host whole
+                return reader.whole(host)
+            out[k] = rep_whole[k]
+        if 'ansible_facts' in own:
+            out['ansible_facts'] = own['ansible_facts']
+        return out
+
+    def _renderer(self, variables, own):
         def render(value):
             if isinstance(value, str) and '{' in value:
-                self._templar.available_variables = raw
+                self._templar.available_variables = dict(variables, **own)
                 return self._templar.template(trust_as_template(value))
             return value
         return render
@@ -107,23 +151,54 @@ class ActionModule(ActionBase):
         return out
 
     @staticmethod
-    def _key(host, raw, reads, platform, enabled):
-        if not enabled:  # every host on its own (the reference the tests compare classes with)
-            return host
-        names = set(raw) if EVERYTHING in reads.names else reads.names
-        values = {}
-        for name in sorted(names):
-            if name == 'ansible_facts':
-                continue
-            values[name] = plain(raw[name]) if name in raw else MISSING
-        facts = raw.get('ansible_facts') or {}
+    def _key(groups, own, reads, platform):
+        names = set(own) if EVERYTHING in reads.names else reads.names
+        values = dict((n, plain(own[n])) for n in sorted(names) if n in own and n != 'ansible_facts')
+        facts = own.get('ansible_facts') or {}
         if EVERYTHING in reads.facts:
             seen = plain(facts)
         else:
             seen = dict((k, plain(facts[k]) if k in facts else MISSING) for k in sorted(reads.facts))
-        text = json.dumps([sorted(plain(raw.get('group_names') or [])), platform['arches'], platform['target'],
-                           platform['source'], values, seen], sort_keys=True, default=repr)
+        text = json.dumps([list(groups), platform['arches'], platform['target'], platform['source'], values, seen],
+                          sort_keys=True, default=repr)
         return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+class _VarsReader(object):
+    """A host's variables: `whole` (everything but play and role variables, as hostvars.raw_get),
+    and `host_level` (only what the host sets itself: inventory entry, the inventory's vars plugins
+    for the host, cached facts; plus its magic variables, group_names among them)."""
+
+    def __init__(self, loader, hostvars):
+        self.loader = loader
+        self.hostvars = hostvars
+        try:
+            from ansible.vars.plugins import get_vars_from_inventory_sources
+            self.inventory = hostvars._inventory
+            self.sources = self.inventory._sources
+            self.facts = hostvars._variable_manager._fact_cache
+            self.plugins = get_vars_from_inventory_sources
+            self.fast = True
+        except (AttributeError, ImportError):
+            self.fast = False
+
+    def whole(self, host):
+        return self.hostvars.raw_get(host)
+
+    def host_level(self, host):
+        if not self.fast:
+            return self.whole(host)
+        entity = self.inventory.get_host(host)
+        out = dict(entity.get_vars())
+        out.update(self.plugins(self.loader, self.sources, [entity], 'inventory'))
+        try:
+            facts = self.facts.get(host)
+        except KeyError:
+            facts = None
+        if facts:
+            out['ansible_facts'] = facts
+            out.update(('ansible_' + k, v) for k, v in facts.items() if not k.startswith('ansible_'))
+        return out
 
 
 def _some(hosts, most=5):

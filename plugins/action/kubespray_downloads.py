@@ -17,14 +17,15 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import Evaluation
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import inert
-from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import ARCH, TargetError, host_platform
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import TargetError, arch_of, host_platform
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.quirks import QuirkError, load_quirks
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import RenderError
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('arches', 'target', 'scope', 'extras', 'overrides', 'quirks', 'kubespray_version'))
+    _VALID_ARGS = frozenset(('arches', 'target', 'scope', 'extras', 'overrides', 'quirks', 'kubespray_version',
+                             'check_offline_vars'))
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -52,7 +53,8 @@ class ActionModule(ActionBase):
             evaluation = Evaluation(self._templar, task_vars, scope=scope,
                                     extras=boolean(args.get('extras', True), strict=False), quirks=quirks,
                                     kubespray_version=args.get('kubespray_version') or None,
-                                    controller_arch=ARCH.get(platform.machine(), platform.machine()))
+                                    controller_arch=arch_of(platform.machine()),
+                                    check_offline_vars=boolean(args.get('check_offline_vars', False), strict=False))
             out = evaluation.run(list(arches), target or None)
         except (RenderError, TargetError, QuirkError) as e:
             return dict(result, failed=True, msg=str(e))

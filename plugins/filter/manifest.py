@@ -18,11 +18,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import platform as _host
+
 import yaml
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import inert, plain
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import arch_of
 
 MANIFEST_VERSION = 1
 # Where an item comes from, most authoritative first: an item several origins give keeps the first.
@@ -110,7 +113,7 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
     evaluations = plain(evaluations)
     members = _members(plain(classes))
     files, images, mirror, quirks = {}, {}, {}, {}
-    offline_vars = {}
+    offline_vars, missing = {}, {}
     kube_versions = {}
     hosts = []
     for ev in evaluations:
@@ -126,6 +129,9 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
             _add_image(images, i)
         for m in ev.get('mirror_images', []):
             mirror.setdefault(m['source'], dict(m, arches=list(arches or [])))
+        for m in ev.get('offline_vars_missing', []):
+            key = (m['var'], m['quirk'], tuple(m['missing']))
+            missing.setdefault(key, []).extend(stands_for)
         for q in ev.get('quirks', []):
             if q['id'] not in quirks:
                 quirks[q['id']] = dict((k, v) for k, v in q.items() if k != 'offline_vars')
@@ -147,6 +153,9 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
         'quirks': [quirks[k] for k in sorted(quirks)],
         'offline_vars': offline_vars,
     }
+    if missing:  # verify: the offline settings that are not in effect, and on which hosts
+        manifest['offline_vars_missing'] = [{'var': v, 'quirk': q, 'missing': list(m), 'hosts': sorted(h)}
+                                            for (v, q, m), h in sorted(missing.items())]
     return inert(_finish(manifest, files, images))
 
 
@@ -170,13 +179,76 @@ def manifest_add_scanned(manifest, scan):
 
 
 def manifest_upstream_registries(manifest):
-    """The registries of images the nodes pull by their upstream name: found in charts or
-    manifests, or with no *_image_repo variable redirecting them (target null)."""
-    out = set()
+    """The registries the nodes pull from by upstream name (images found in charts and manifests,
+    which no Kubespray variable redirects): [{registry, path}], path being where the private
+    registry keeps that registry's images ('' when offline_image_push strips the host, as the
+    scan's `target` says; the registry's name when it keeps it)."""
+    out = {}
     for i in (manifest or {}).get('images', []):
-        if i.get('origin') in ('chart', 'manifest') or i.get('target') is None:
-            out.add(str(i['repo']).split('/', 1)[0])  # repositories are fully qualified (Kubespray, the scan)
-    return sorted(out)
+        if i.get('origin') not in ('chart', 'manifest'):
+            continue
+        registry = str(i['repo']).split('/', 1)[0]  # repositories are fully qualified by the scan
+        kept = str(i.get('target') or '').startswith(registry + '/')
+        out[registry] = registry if kept else ''
+    return [{'registry': r, 'path': p} for r, p in sorted(out.items())]
+
+
+def manifest_offline_vars(wanted, inventory=None):
+    """offline.yml's values for the quirks' settings (`wanted`, a manifest's offline_vars): a
+    mapping is merged over the inventory's own value of the variable (`inventory`: var -> value),
+    key by key, the quirk's keys winning; anything else is the quirk's value."""
+    inventory = plain(inventory or {})
+    out = {}
+    for var, value in plain(wanted or {}).items():
+        own = inventory.get(var)
+        out[var] = _deep_merge(own, value) if isinstance(value, dict) and isinstance(own, dict) else value
+    return inert(out)
+
+
+def manifest_load(text):
+    """manifest.yaml's text as the manifest, inert (its Kubespray templates stay as they are)."""
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or 'files' not in data or 'images' not in data:
+        raise AnsibleFilterError('not a manifest (want a mapping with files and images; see docs/manifest.md)')
+    if data.get('version') != MANIFEST_VERSION:
+        raise AnsibleFilterError('manifest version %r: this collection reads version %d; rerun the download '
+                                 'or manifest playbook with it' % (data.get('version'), MANIFEST_VERSION))
+    return inert(data)
+
+
+def manifest_scan(manifest, arch=None):
+    """What offline_image_scan takes for a manifest: its charts and manifests (files marked `scan`)
+    as sources, the helm release for the controller's architecture (`arch`, default this machine's)
+    and kube_version."""
+    arch = arch or arch_of(_host.machine())
+    sources, helm = [], ''
+    for f in (manifest or {}).get('files', []):
+        scan = f.get('scan')
+        if scan:
+            sources.append({'name': f['name'], 'path': f['path'], 'kind': scan['kind'],
+                            'values': scan.get('values') or {}})
+        if f['name'] == 'helm' and arch in f.get('arches', []):
+            helm = f['path']
+    return inert({'sources': sources, 'helm': helm, 'kube_version': str(manifest.get('kube_version') or '')})
+
+
+def manifest_items(manifest, module):
+    """The manifest's items as one module takes them (module specs stay strict):
+    fetch (offline_file_fetch items), pull (offline_image_pull images, the mirror's own included),
+    verify (offline_verify files and images)."""
+    files, images = manifest.get('files', []), manifest.get('images', [])
+    if module == 'fetch':
+        return [{'url': f['url'], 'checksum': f.get('checksum') or '', 'path': f['path']} for f in files]
+    if module == 'pull':
+        out = []
+        for i in images + manifest.get('mirror_images', []):
+            out.append(dict({'source': i['source']}, **({'digest': i['digest']} if i.get('digest') else {})))
+        return out
+    if module == 'verify':
+        return {'files': [{'name': f['name'], 'url': f['url'], 'checksum': f.get('checksum') or ''} for f in files],
+                'images': [{'name': i['name'], 'source': i['source'], 'arches': list(i.get('arches') or [])}
+                           for i in images]}
+    raise AnsibleFilterError('manifest_items: unknown module %r (fetch, pull, verify)' % (module,))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -208,8 +280,12 @@ class FilterModule(object):
         return {
             'manifest_merge': manifest_merge,
             'manifest_add_scanned': manifest_add_scanned,
+            'manifest_load': manifest_load,
+            'manifest_scan': manifest_scan,
+            'manifest_items': manifest_items,
             'manifest_yaml': manifest_yaml,
             'manifest_files_list': manifest_files_list,
             'manifest_images_list': manifest_images_list,
             'manifest_upstream_registries': manifest_upstream_registries,
+            'manifest_offline_vars': manifest_offline_vars,
         }

@@ -62,7 +62,7 @@ class Evaluation(object):
     """One host's evaluation; `variables` are its task vars (Kubespray's defaults loaded)."""
 
     def __init__(self, templar, variables, scope='enabled', extras=True, quirks=None, kubespray_version=None,
-                 controller_arch=None):
+                 controller_arch=None, check_offline_vars=False):
         self.templar = templar
         self.host = variables.get('inventory_hostname')
         self.groups = set(variables.get('group_names') or [])
@@ -72,6 +72,7 @@ class Evaluation(object):
         self.quirks = quirks or []
         self.kubespray_version = kubespray_version
         self.controller_arch = controller_arch
+        self.check_offline_vars = check_offline_vars
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -137,9 +138,30 @@ class Evaluation(object):
         if scanning and self.controller_arch:
             self._helm(self.controller_arch, target, downloads, files)
         mirror_images = self._mirror_images(render)
-        return {'kube_version': kube_version, 'files': files, 'images': images, 'left_out': skipped,
-                'mirror_images': mirror_images,
-                'quirks': [self._quirk_summary(q) for _, q in sorted(applied.items())]}
+        out = {'kube_version': kube_version, 'files': files, 'images': images, 'left_out': skipped,
+               'mirror_images': mirror_images,
+               'quirks': [self._quirk_summary(q) for _, q in sorted(applied.items())]}
+        if self.check_offline_vars:
+            out['offline_vars_missing'] = self._offline_vars_missing(render, applied)
+        return out
+
+    def _offline_vars_missing(self, render, applied):
+        """The quirks' offline settings that are not in effect for this host: the inventory (its
+        offline.yml) must give each variable a value holding every key the quirk sets."""
+        out = []
+        for qid, quirk in sorted(applied.items()):
+            for var, want in sorted((quirk.get('offline_vars') or {}).items()):
+                where = 'quirk %s: offline_vars.%s' % (qid, var)
+                try:
+                    want_value = render(where, want)
+                    have = render(var, self.base[var]) if var in self.base else None
+                except RenderError as e:
+                    out.append({'var': var, 'quirk': qid, 'missing': ['(%s)' % e]})
+                    continue
+                missing = _missing(want_value, have, var)
+                if missing:
+                    out.append({'var': var, 'quirk': qid, 'missing': missing})
+        return out
 
     def _needed(self, enabled, item_groups):
         return enabled and (not item_groups or self.groups.intersection(item_groups))
@@ -345,6 +367,20 @@ class Evaluation(object):
             out.append({'name': name, 'source': '%s:%s' % (repo, tag), 'repo': repo, 'tag': tag,
                         'target': target})
         return out
+
+
+def _missing(want, have, path):
+    """The key paths of `want` that `have` lacks or sets otherwise (mappings compared key by key)."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [path] if want else []
+        out = []
+        for k, v in sorted(want.items()):
+            out.extend(_missing(v, have.get(k), '%s.%s' % (path, k)) if k in have else ['%s.%s' % (path, k)])
+        return out
+    if isinstance(want, bool) or isinstance(have, bool):
+        return [] if Evaluation._bool(want) == Evaluation._bool(have) else [path]
+    return [] if str(want).strip() == str('' if have is None else have).strip() else [path]
 
 
 def _trusted(raw):
