@@ -32,6 +32,7 @@ import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.vars.clean import namespace_facts
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import templates
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import plain
@@ -190,14 +191,16 @@ class _VarsReader(object):
             return self.whole(host)
         entity = self.inventory.get_host(host)
         out = dict(entity.get_vars())
-        out.update(self.plugins(self.loader, self.sources, [entity], 'inventory'))
+        for stage in ('inventory', 'task'):  # where the vars plugins run depends on the configuration
+            out.update(self.plugins(self.loader, self.sources, [entity], stage))
         try:
             facts = self.facts.get(host)
         except KeyError:
             facts = None
-        if facts:
+        if facts:  # cached as the setup module returns them: ansible_<fact>
+            facts = namespace_facts(facts)['ansible_facts']
             out['ansible_facts'] = facts
-            out.update(('ansible_' + k, v) for k, v in facts.items() if not k.startswith('ansible_'))
+            out.update(('ansible_' + k, v) for k, v in facts.items())
         return out
 
 

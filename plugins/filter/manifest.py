@@ -56,7 +56,7 @@ def _members(classes):
 
 
 _FILE_FIELDS = ('quirk', 'scan', 'purpose')
-_IMAGE_FIELDS = ('quirk', 'found_in')
+_IMAGE_FIELDS = ('quirk', 'found_in', 'via')
 
 
 def _add_file(files, f):
@@ -159,22 +159,29 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
     return inert(_finish(manifest, files, images))
 
 
-def manifest_add_scanned(manifest, scan):
+def manifest_add_scanned(manifest, scan, registry=''):
     """The images offline_image_scan found (its `images`: source, repo, tag, digest, target,
     found_in, kind) added with origin chart or manifest, for the groups and arches of the file they
-    were found in; an image already listed keeps its entry and origin."""
+    were found in; an image already listed keeps its entry and origin.
+
+    With `registry` (verify, the offline view): an image the nodes pull by its upstream name
+    reaches them through containerd's mirror of its registry (offline.yml), so it is checked at
+    `registry/<target>` (`via`)."""
     manifest = plain(manifest)
     by_name = dict((f['name'], f) for f in manifest.get('files', []))
     files = dict((f['url'], f) for f in manifest.get('files', []))
     images = dict((i['source'], i) for i in manifest.get('images', []))
     for found in plain((scan or {}).get('images') or []):
         where = [by_name[n] for n in found['found_in'] if n in by_name]
+        via = None
+        if registry and not str(found['repo']).startswith(registry + '/'):
+            via = '%s/%s%s' % (registry, found['target'], (':' + found['tag']) if found['tag'] else '@' + found['digest'])
         _add_image(images, {
             'name': found['name'], 'source': found['source'], 'repo': found['repo'], 'tag': found['tag'],
             'digest': found.get('digest'), 'target': found['target'], 'origin': found['kind'],
             'found_in': found['found_in'], 'arches': list(manifest.get('arches') or []),
             'groups': _union([], [g for f in where for g in f['groups']]),
-            'enabled': any(f['enabled'] for f in where)})
+            'enabled': any(f['enabled'] for f in where), 'via': via})
     return inert(_finish(manifest, files, images))
 
 
@@ -246,7 +253,7 @@ def manifest_items(manifest, module):
         return out
     if module == 'verify':
         return {'files': [{'name': f['name'], 'url': f['url'], 'checksum': f.get('checksum') or ''} for f in files],
-                'images': [{'name': i['name'], 'source': i['source'], 'arches': list(i.get('arches') or [])}
+                'images': [{'name': i['name'], 'source': i.get('via') or i['source'], 'arches': list(i.get('arches') or [])}
                            for i in images]}
     raise AnsibleFilterError('manifest_items: unknown module %r (fetch, pull, verify)' % (module,))
 

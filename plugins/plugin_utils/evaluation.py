@@ -370,17 +370,17 @@ class Evaluation(object):
 
 
 def _missing(want, have, path):
-    """The key paths of `want` that `have` lacks or sets otherwise (mappings compared key by key)."""
+    """The leaf key paths of `want` that `have` lacks or sets otherwise (mappings compared key by key)."""
     if isinstance(want, dict):
-        if not isinstance(have, dict):
-            return [path] if want else []
         out = []
         for k, v in sorted(want.items()):
-            out.extend(_missing(v, have.get(k), '%s.%s' % (path, k)) if k in have else ['%s.%s' % (path, k)])
+            out.extend(_missing(v, have.get(k) if isinstance(have, dict) else None, '%s.%s' % (path, k)))
         return out
+    if have is None:
+        return [path]
     if isinstance(want, bool) or isinstance(have, bool):
         return [] if Evaluation._bool(want) == Evaluation._bool(have) else [path]
-    return [] if str(want).strip() == str('' if have is None else have).strip() else [path]
+    return [] if str(want).strip() == str(have).strip() else [path]
 
 
 def _trusted(raw):

@@ -38,7 +38,7 @@ import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'lib'))
-from standin import stand_in_files  # noqa: E402
+from standin import images_inside, stand_in_files  # noqa: E402
 
 DEMO = os.path.abspath(os.environ.get('AIRGAP_DEMO_DIR', os.path.join(REPO, '.demo')))
 STATE = os.path.join(DEMO, 'state.json')
@@ -169,10 +169,22 @@ def manifest_of(inv, name):
         return yaml.safe_load(f)
 
 
+# The demo's own settings beside Kubespray's sample: the nodes' OS, and two add-ons whose
+# artifacts `downloads` does not list (Argo CD's manifest and its images, kubelet-csr-approver's
+# chart and image: the quirks).
+DEMO_VARS = {
+    'all/airgap.yml': {'airgap_os_target': 'debian-12'},
+    'k8s_cluster/demo-addons.yml': {'argocd_enabled': True, 'kubelet_rotate_server_certificates': True},
+}
+
+
 def copy_inventory(dest, plugin=None):
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(os.path.join(KUBESPRAY, 'inventory', 'sample', 'group_vars'), os.path.join(dest, 'group_vars'))
     shutil.copy(HOSTS, os.path.join(dest, 'hosts.yaml'))
+    for rel, values in DEMO_VARS.items():
+        with open(os.path.join(dest, 'group_vars', rel), 'w') as f:
+            f.write('---\n# airgap.kubespray demo\n' + yaml.safe_dump(values, default_flow_style=False))
     for root, dirs, files in os.walk(dest):
         os.chmod(root, 0o755)
         for f in files:
@@ -211,7 +223,7 @@ def make_upstream(state):
     copy_inventory(os.path.join(DEMO, 'work', 'cilium-inventory'), 'cilium')
     manifests.append(manifest_of(os.path.join(DEMO, 'work', 'cilium-inventory'), 'cilium'))
     stand_in_files(KUBESPRAY, manifests, os.path.join(DEMO, 'upstream', 'files'), CHECKSUMS)
-    images = sorted({i['source'] for m in manifests for i in m['images'] + m['mirror_images']})
+    images = sorted({i['source'] for m in manifests for i in m['images'] + m['mirror_images']} | set(images_inside(manifests)))
     with open(os.path.join(DEMO, 'upstream', 'images.list'), 'w') as f:
         f.write(''.join(i + '\n' for i in images))
     state['upstream'] = {'registry_port': free_port(), 'files_port': free_port(),

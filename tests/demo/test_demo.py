@@ -117,7 +117,9 @@ class Demo(unittest.TestCase):
         files_repo = 'http://127.0.0.1:%d/' % self.state['mirror']['files_port']
         registry = '127.0.0.1:%d/' % self.state['mirror']['registry_port']
         self.assertEqual(len(m['files']), len(self.bundle_manifest['files']))
-        self.assertEqual(len(m['images']), len(self.bundle_manifest['images']))
+        # The bundle also lists the images the download found inside charts and manifests.
+        listed = [i for i in self.bundle_manifest['images'] if i['origin'] not in ('chart', 'manifest')]
+        self.assertEqual(len(m['images']), len(listed))
         for f in m['files']:
             self.assertTrue(f['url'].startswith(files_repo), f['url'])
         for i in m['images']:
@@ -157,24 +159,68 @@ class Demo(unittest.TestCase):
     def test_e_switch_to_cilium_fetches_only_cilium(self):
         calico = load(os.path.join(demo.DEMO, 'work', 'calico', 'manifest.yaml'))
         cilium = load(os.path.join(demo.DEMO, 'work', 'cilium', 'manifest.yaml'))
+        before = self.bundle_manifest
         demo.set_network_plugin(demo.INVENTORY, 'cilium')
         try:
             # The inventory now holds the generated offline.yml: download still asks upstream.
             p = demo_cmd('download')
+            after = load(os.path.join(demo.BUNDLE, 'manifest.yaml'))
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
-            new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
+            new_images = {i['source'] for i in after['images']} - {i['source'] for i in before['images']}
             self.assertTrue(new_files and new_images)
+            self.assertTrue({i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']} <= new_images)
             self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), p.stdout)
-            n_images = len(cilium['images']) + len(cilium['mirror_images'])
+            n_images = len(after['images']) + len(after['mirror_images'])
             self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), n_images - len(new_images)), p.stdout)
+            operator = [i for i in after['images'] if i['name'] == 'cilium_operator'][0]
+            self.assertEqual((operator['origin'], operator['quirk']), ('quirk', 'cilium-operator-generic'))
+            self.assertTrue(operator['source'].startswith('quay.io/cilium/operator-generic:'))
             # The offline side follows: mirror, then verify with cilium's items.
             demo_cmd('mirror')
             offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
             self.assertIn('helm.cilium.io', offline.get('cilium_install_extra_flags', ''))
+            self.assertIs(offline['cilium_extra_values']['operator']['image']['useDigest'], False)
             p = demo_cmd('verify')
-            self.assertIn('the mirror holds all %d files and %d images' % (len(cilium['files']), len(cilium['images'])), p.stdout)
+            self.assertIn('the mirror holds all %d files and %d images' % (len(after['files']), len(after['images'])), p.stdout)
+            # operator-generic gone from the registry: verify names it.
+            tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
+            path = os.path.join(tags, operator['target'], '_manifests', 'tags', str(operator['tag']))
+            os.rename(path, path + '.away')
+            try:
+                p = demo_cmd('verify', check=False)
+            finally:
+                os.rename(path + '.away', path)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn('image cilium_operator (127.0.0.1:%d/cilium/operator-generic:' % self.state['mirror']['registry_port'],
+                          log('verify'))
         finally:
             demo.set_network_plugin(demo.INVENTORY, 'calico')
+
+    def test_f_what_downloads_does_not_list(self):
+        """Argo CD's install manifest and the images inside it, kubelet-csr-approver's chart and its
+        image: in the bundle with their origin, served where offline.yml points Kubespray."""
+        m = self.bundle_manifest
+        files = {f['name']: f for f in m['files']}
+        images = {i['source']: i for i in m['images']}
+        self.assertEqual(files['argocd_install']['scan']['kind'], 'manifest')
+        self.assertEqual(files['kubelet_csr_approver_chart']['origin'], 'quirk')
+        found = {s: i for s, i in images.items() if i['origin'] in ('chart', 'manifest')}
+        argocd = {s for s, i in found.items() if i['found_in'] == ['argocd_install']}
+        self.assertTrue(any(s.startswith('quay.io/argoproj/argocd:') for s in argocd), argocd)
+        self.assertIn('public.ecr.aws/docker/library/redis:7.2.7-alpine', argocd)
+        approver = [i for s, i in found.items() if 'kubelet-csr-approver' in s]
+        self.assertEqual([(i['origin'], i['found_in']) for i in approver], [('chart', ['kubelet_csr_approver_chart'])])
+        offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
+        files_repo = offline['files_repo']
+        self.assertTrue(offline['argocd_install_url'].startswith('{{ files_repo }}/raw.githubusercontent.com/'))
+        self.assertEqual(offline['kubelet_csr_approver_values']['image']['repository'],
+                         '{{ registry_host }}/postfinance/kubelet-csr-approver')
+        prefixes = {e['prefix']: e for e in offline['containerd_registries_mirrors']}
+        self.assertTrue({'quay.io', 'ghcr.io', 'public.ecr.aws'} <= set(prefixes), sorted(prefixes))
+        ecr = prefixes['public.ecr.aws']['mirrors'][0]
+        self.assertEqual((ecr['host'], ecr['override_path']), ('https://{{ registry_host }}/v2/public.ecr.aws', True))
+        self.assertNotIn('override_path', prefixes['quay.io']['mirrors'][0])
+        self.assertTrue(files_repo.startswith('http://127.0.0.1:'))
 
 
 if __name__ == '__main__':

@@ -32,7 +32,9 @@ SHARED = os.environ.get('AIRGAP_KUBESPRAY_RELEASES', os.path.join(REPO, '..', 's
 NGINX = os.path.join(REPO, 'tests', 'lib', 'nginx.sh')
 TMP = None
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-RELEASES = sorted(d for d in glob.glob(os.path.join(SHARED, 'v*')) if os.path.isdir(d))
+# Kubespray's releases and its master branch (its next release), each a folder of real files.
+RELEASES = sorted(d for d in glob.glob(os.path.join(SHARED, 'v*')) + glob.glob(os.path.join(SHARED, 'master-*'))
+                  if os.path.isdir(d))
 
 
 def setUpModule():
@@ -189,7 +191,10 @@ class ManifestPerRelease(unittest.TestCase):
             self.assertIn('etcd', names(m['files']), 'etcd_deployment_type: host lists the etcd binary')
             self.assertNotIn('etcd', names(m['images']))
             self.assertTrue(KUBEADM <= names(m['images']), 'the images kubeadm pulls are listed')
-            self.assertFalse(any(f.get('extra') for f in m['files']), 'no cilium extras without cilium')
+            self.assertEqual({i['origin'] for i in m['files'] + m['images']}, {'downloads', 'kubeadm'},
+                             'no quirk applies to the sample')
+            self.assertEqual(m['quirks'], [])
+            self.assertEqual(m['offline_vars'], {})
             # Entries switched by a single boolean variable appear only when it is true.
             for key, entry in downloads_of(release).items():
                 single = re.fullmatch(r'\{\{\s*(\w+)\s*\}\}', enabled_expr(entry).strip())
@@ -230,10 +235,15 @@ class ManifestPerRelease(unittest.TestCase):
             self.assertFalse(calico & present, 'calico items remain: %s' % (calico & present))
             self.assertTrue(cilium <= present, 'missing cilium items: %s' % (cilium - present))
             before = names(sample['files']) | names(sample['images'])
-            self.assertEqual(present - before - {'cilium_helm_index', 'cilium_helm_chart'}, cilium & present)
-            extras = {f['name']: f for f in m['files'] if f.get('extra')}
-            self.assertEqual(set(extras), {'cilium_helm_index', 'cilium_helm_chart'})
-            self.assertEqual(extras['cilium_helm_index']['path'], 'helm.cilium.io/index.yaml')
+            quirk_files = {f['name']: f for f in m['files'] if f['origin'] == 'quirk'}
+            self.assertEqual(set(quirk_files), {'cilium_helm_index', 'cilium_helm_chart'})
+            self.assertEqual(quirk_files['cilium_helm_index']['path'], 'helm.cilium.io/index.yaml')
+            self.assertEqual(quirk_files['cilium_helm_chart']['scan']['kind'], 'chart')
+            # The chart is rendered with Kubespray's helm for this machine: listed for that purpose.
+            helm = [f for f in m['files'] if f['name'] == 'helm']
+            self.assertEqual([(f['purpose'], f['arches']) for f in helm], [('scan', ['amd64'])])
+            self.assertEqual(present - before - set(quirk_files) - {'helm'}, cilium & present)
+            self.assertIn('cilium_extra_values', m['offline_vars'])
 
     def test_flannel_with_helm(self):
         for release in self.each():
@@ -281,6 +291,7 @@ class ManifestPerRelease(unittest.TestCase):
             self.assertEqual(per_arch['amd64'], names(single['files']))
             for img in m['images']:
                 self.assertEqual(img['arches'], ['amd64', 'arm64'], img['source'])
+                self.assertIn(img['origin'], ('downloads', 'kubeadm'))
 
     def test_scope_all_covers_generate_list(self):
         for release in self.each():
@@ -420,15 +431,21 @@ class GeneratedOfflineVars(unittest.TestCase):
     def test_offline_yml_redirects_everything(self):
         release = [r for r in RELEASES if os.path.basename(r) == 'v2.31.0'] or RELEASES[-1:]
         release = release[0]
+        # The user's own cilium values, beside offline.yml in group_vars/all.
+        own = {'hubble': {'relay': {'enabled': True}}, 'image': {'useDigest': True}}
         for plugin in ('calico', 'cilium'):
             with self.subTest(plugin=plugin):
-                inv = make_inventory(release, 'offline-vars-' + plugin,
-                                     [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', plugin)])
+                changes = [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', plugin)]
+                if plugin == 'cilium':
+                    changes.append(('all/cilium-own.yml', 'cilium_extra_values', own))
+                inv = make_inventory(release, 'offline-vars-' + plugin, changes)
+                up = run_manifest(release, inv)[0]  # the upstream view: what download writes in the bundle
                 target = os.path.join(inv, 'group_vars', 'all', 'offline.yml')
                 settings = {'airgap_registry_host': 'registry.airgap.test:35000', 'airgap_files_repo': 'http://files.airgap.test:8080',
                             'airgap_registry_ca_file': '/etc/containerd/certs.d/airgap-ca.pem',
                             'airgap_offline_debian_repo': 'http://files.airgap.test:8080/debs/bookworm',
-                            'airgap_offline_cilium': plugin == 'cilium'}
+                            'test_offline_vars': up['offline_vars'],
+                            'test_inventory_values': {'cilium_extra_values': own} if plugin == 'cilium' else {}}
                 out = self.write_vars(target, settings)
                 self.assertIn('the previous version is', out, 'the sample offline.yml differs: it must be backed up')
                 self.assertIn('+registry_host: "registry.airgap.test:35000"', out, '--diff shows the change')
@@ -443,6 +460,7 @@ class GeneratedOfflineVars(unittest.TestCase):
                     self.assertTrue(f['url'].startswith('http://files.airgap.test:8080/'), f['url'])
                 for img in m['images']:
                     self.assertTrue(img['repo'].startswith('registry.airgap.test:35000/'), img['source'])
+                self.assertNotIn('offline_vars_missing', m, 'the quirks\' settings are in effect')
                 # The manifest's own (upstream) view of the same inventory names the internet, as
                 # the sample inventory without offline.yml does.
                 up = run_manifest(release, inv)[0]
@@ -463,6 +481,30 @@ class GeneratedOfflineVars(unittest.TestCase):
                 self.assertEqual(mirror['ca'], ['/etc/containerd/certs.d/airgap-ca.pem'])
                 self.assertEqual(data['debian_repo'], 'http://files.airgap.test:8080/debs/bookworm')
                 self.assertEqual('cilium_install_extra_flags' in data, plugin == 'cilium')
+                if plugin == 'cilium':
+                    self.assert_cilium_values(release, inv, data['cilium_extra_values'])
+
+    def assert_cilium_values(self, release, inv, values):
+        """Kubespray's offline guide's cilium_extra_values, merged over the user's own."""
+        self.assertIs(values['hubble']['relay']['enabled'], True, "the user's key is kept")
+        self.assertIs(values['image']['useDigest'], False, "the guide's value wins where the user's conflicts")
+        self.assertEqual(values['operator']['image']['override'],
+                         '{{ registry_host }}/cilium/operator-generic:{{ cilium_operator_image_tag }}')
+        for component in (values['hubble']['relay'], values['hubble']['ui']['backend'], values['certgen'], values['envoy']):
+            self.assertIs(component['image']['useDigest'], False)
+        # A value with higher precedence than group_vars/all replaces offline.yml's: the offline
+        # view (verify's) names the variable, the keys it lacks and the hosts.
+        path = os.path.join(inv, 'group_vars', 'k8s_cluster', 'k8s-net-cilium.yml')
+        with open(path, 'a') as fh:
+            fh.write('\ncilium_extra_values: {hubble: {relay: {enabled: true}}}\n')
+        m = run_manifest(release, inv, extra=OFFLINE_VIEW)[0]
+        missing = {(x['var'], x['quirk']): x for x in m['offline_vars_missing']}
+        self.assertEqual(set(missing), {('cilium_extra_values', 'cilium-offline-chart')})
+        entry = missing[('cilium_extra_values', 'cilium-offline-chart')]
+        self.assertEqual(entry['hosts'], ['node1', 'node2', 'node3'])
+        self.assertIn('cilium_extra_values.operator.image.override', entry['missing'])
+        self.assertIn('cilium_extra_values.image.useDigest', entry['missing'])
+        self.assertNotIn('cilium_extra_values.hubble.relay.enabled', entry['missing'])
 
 
 class DownloadPipeline(unittest.TestCase):
