@@ -88,10 +88,10 @@ def _add_image(images, i):
         for k in _IMAGE_FIELDS:
             if i.get(k):
                 e[k] = i[k]
-    elif i.get('digest') and e['digest'] and i['digest'] != e['digest']:
+    elif i.get('digest') and e.get('digest') and i['digest'] != e['digest']:
         raise AnsibleFilterError('%s: hosts disagree on its digest (%s vs %s)'
                                  % (i['source'], e['digest'], i['digest']))
-    e['digest'] = e['digest'] or i.get('digest')
+    e['digest'] = e.get('digest') or i.get('digest')
     e['origin'] = _origin(e['origin'], i.get('origin', 'downloads'))
     if i.get('found_in'):
         e['found_in'] = _union(e.get('found_in'), i['found_in'])
@@ -102,8 +102,8 @@ def _add_image(images, i):
 
 def _finish(manifest, files, images):
     for e in images.values():
-        if not e['digest']:
-            del e['digest']
+        if not e.get('digest'):
+            e.pop('digest', None)
     manifest['files'] = sorted(files.values(), key=lambda e: (e['name'], e['path']))
     manifest['images'] = sorted(images.values(), key=lambda e: (e['name'], e['source']))
     return manifest
