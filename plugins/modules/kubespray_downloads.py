@@ -8,21 +8,41 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: kubespray_downloads
-short_description: Evaluate Kubespray's downloads variable as the current host sees it
+short_description: Evaluate what Kubespray fetches (downloads, kubeadm's images, the quirks) as the current host sees it
 version_added: 0.1.0
 description:
   - Templates each entry of Kubespray's C(downloads) variable (load it first with Kubespray's
     C(kubespray_defaults) role, for example C(include_role) with C(public=true)) field by field, as the
-    current inventory host sees it, once per architecture, and returns the files and images it needs.
+    current inventory host sees it, once per architecture, with the facts Kubespray reads (both C(ansible_facts) and the
+    injected C(ansible_*) names) set from the host's platform, and returns the files and images it needs, the images
+    kubeadm pulls itself, and the quirks' items (what Kubespray fetches beside C(downloads)), each with its C(origin).
   - Runs on the controller only; nothing connects to the host.
   - Used by the C(airgap.kubespray.manifest) role; most users run the C(airgap.kubespray.manifest) playbook.
 author: airgap.kubespray contributors
 options:
   arches:
-    description: Architectures to evaluate (C(host_architecture) is set to each in turn).
+    description:
+      - Architectures to evaluate (the C(architecture) fact is set to each in turn).
+      - Default, the host's own platform (C(host_architecture), cached facts, else amd64).
     type: list
     elements: str
-    default: [amd64]
+  target:
+    description:
+      - The OS the host runs, C(<id>-<version>) (C(ubuntu-24.04)); its facts are set. Null keeps the host's cached facts.
+      - Default, the host's own C(airgap_os_target), cached facts, else ubuntu-24.04.
+    type: str
+  quirks:
+    description: Quirks files (paths on the controller, schema in docs/manifest.md) to apply.
+    type: list
+    elements: path
+    default: []
+  kubespray_version:
+    description: Kubespray's version, for the quirks' version ranges; empty when unknown.
+    type: str
+  check_offline_vars:
+    description: Also report, in C(offline_vars_missing), the quirks' offline settings that are not in effect (verify).
+    type: bool
+    default: false
   scope:
     description:
       - C(enabled) returns what is enabled for this host's groups; C(all) returns every entry.
@@ -30,7 +50,7 @@ options:
     choices: [enabled, all]
     default: enabled
   extras:
-    description: Also return what Kubespray's offline docs say to mirror beside C(downloads) (cilium's helm repository).
+    description: Apply O(quirks).
     type: bool
     default: true
   overrides:
@@ -68,18 +88,28 @@ kube_version:
   returned: success
   type: str
 files:
-  description: Files needed (name, url, checksum, path, arch, groups, enabled, extra).
+  description: Files needed (name, url, checksum, path, arch, groups, enabled, origin; quirk, scan, purpose where they apply).
   returned: success
   type: list
   elements: dict
 images:
-  description: Images needed (name, source, repo, tag, digest, target, arch, groups, enabled).
+  description: Images needed (name, source, repo, tag, digest, target, arch, groups, enabled, origin; quirk where it applies).
   returned: success
   type: list
   elements: dict
 mirror_images:
   description: The images the offline mirror runs (registry, nginx).
   returned: success
+  type: list
+  elements: dict
+quirks:
+  description: The quirks that applied (id, summary, upstream, offline_vars).
+  returned: success
+  type: list
+  elements: dict
+offline_vars_missing:
+  description: With O(check_offline_vars), the quirks' offline settings not in effect (var, quirk, missing key paths).
+  returned: when check_offline_vars
   type: list
   elements: dict
 left_out:

@@ -298,12 +298,20 @@ class Evaluation(object):
                 applied = True
         return applied or bool(quirk.get('offline_vars'))
 
-    def _quirk_file(self, qid, spec, arch, render):
-        where = 'quirk %s: files.%s' % (qid, spec['name'])
+    def _quirk_gate(self, where, spec, render):
+        """(enabled, groups) of a quirk's item, or None when this host does not need it."""
         enabled = self._bool(render(where + '.enabled', spec.get('enabled', True)))
         groups = self._groups(render(where + '.groups', spec.get('groups', [])))
         if self.scope == 'enabled' and not self._needed(enabled, groups):
             return None
+        return enabled, groups
+
+    def _quirk_file(self, qid, spec, arch, render):
+        where = 'quirk %s: files.%s' % (qid, spec['name'])
+        gate = self._quirk_gate(where, spec, render)
+        if gate is None:
+            return None
+        enabled, groups = gate
         upstream = self._str(render(where + '.url', spec['url']))
         try:
             path = path_for(upstream)
@@ -324,10 +332,10 @@ class Evaluation(object):
 
     def _quirk_image(self, qid, spec, arch, render):
         where = 'quirk %s: images.%s' % (qid, spec['name'])
-        enabled = self._bool(render(where + '.enabled', spec.get('enabled', True)))
-        groups = self._groups(render(where + '.groups', spec.get('groups', [])))
-        if self.scope == 'enabled' and not self._needed(enabled, groups):
+        gate = self._quirk_gate(where, spec, render)
+        if gate is None:
             return None
+        enabled, groups = gate
         repo = self._str(render(where + '.repo', spec['repo']))
         tag = self._str(render(where + '.tag', spec['tag']))
         target = self._target(repo, render(where + '.repo', spec['repo'], sentinel=True))

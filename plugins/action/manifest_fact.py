@@ -1,0 +1,51 @@
+# Copyright: airgap.kubespray contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Set a fact holding a manifest: merged from evaluations, read from manifest.yaml, or extended with
+the images offline_image_scan found. The manifest carries Kubespray templates (offline_vars) that
+only Kubespray renders; a fact set here keeps them as they are (set_fact does not, on ansible-core
+2.17 and 2.18). Runs on the controller only; see plugins/plugin_utils/manifest.py."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.manifest import (
+    manifest_add_scanned, manifest_load, manifest_merge)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(('name', 'evaluations', 'classes', 'scope', 'arches', 'path', 'manifest', 'scan', 'registry'))
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        name = args.get('name')
+        if not name:
+            return dict(result, failed=True, msg='name (the fact to set) is required')
+        given = [k for k in ('evaluations', 'path', 'manifest') if args.get(k) is not None]
+        if len(given) != 1:
+            return dict(result, failed=True, msg='give exactly one of evaluations (merge), path (read manifest.yaml) '
+                                                 'or manifest (with scan: add the images found)')
+        try:
+            if given == ['evaluations']:
+                manifest = manifest_merge(args['evaluations'], classes=args.get('classes'),
+                                          scope=args.get('scope') or 'enabled', arches=args.get('arches'))
+            elif given == ['path']:
+                path = args['path']
+                try:
+                    with open(path, 'rb') as f:
+                        text = f.read().decode('utf-8')
+                except (IOError, OSError) as e:
+                    return dict(result, failed=True, msg='cannot read the manifest %s: %s' % (path, e))
+                manifest = manifest_load(text)
+            else:
+                manifest = manifest_add_scanned(args['manifest'], args.get('scan'), registry=args.get('registry') or '')
+        except AnsibleError as e:
+            return dict(result, failed=True, msg=str(e))
+        result.update(changed=False, ansible_facts={name: manifest})
+        return result
