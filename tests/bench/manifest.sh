@@ -11,7 +11,7 @@ reps=${BENCH_REPS:-3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/airgap-bench-manifest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-export ANSIBLE_COLLECTIONS_PATH=$work/collections ANSIBLE_COLLECTIONS_PATHS=$work/collections
+export ANSIBLE_COLLECTIONS_PATH=$work/collections
 ansible-galaxy collection install --force -p "$work/collections" "$repo"/build/airgap-kubespray-*.tar.gz >/dev/null
 mkdir -p "$work/inventory"
 cp -r "$kubespray/inventory/sample/group_vars" "$work/inventory/"
