@@ -4,7 +4,8 @@
 #   make docs            regenerate plugins/modules/<name>.py from the Go argument specs
 #   make collection      build/airgap-kubespray-<version>.tar.gz (checked < 20 MB)
 #   make install         install that tarball into $(COLLECTIONS_PATH)
-#   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible)
+#   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible),
+#                        the Ansible suites on each ansible-core lane (below)
 #   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook for 3, 300 and 1,000 hosts (classes of hosts)
@@ -12,6 +13,20 @@
 
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
+
+# Python tests and helpers run on Debian's python3, where the lanes' ansible-core and its libraries
+# are (another python3 may come first on PATH).
+PYTHON := /usr/bin/python3
+# Ansible lanes (tests/lib/ansible-lane.sh): the suites that run Ansible run on each ansible-core
+# line the collection supports: 2.14 (Debian 12), 2.17 (Kubespray 2.29, 2.30), 2.18 (Kubespray
+# 2.31, master), 2.19 (Debian 13). test-integration and test-manifest run on every lane; the two
+# slowest suites, test-os-repos and test-demo, on 2.18 only; test-go, test-registry and test-repos
+# run no Ansible. `ANSIBLE_LANE=2.19 make test-manifest` runs a suite on one lane.
+ANSIBLE_LANES      := 2.14 2.17 2.18 2.19
+ANSIBLE_SLOW_LANES := 2.18
+ANSIBLE_LANE       ?=
+# on_lanes LANES, COMMAND: COMMAND on each of LANES (or on $(ANSIBLE_LANE) alone)
+on_lanes = tests/lib/ansible-lane.sh each "$(or $(ANSIBLE_LANE),$(1))" $(2)
 
 GO          ?= go
 # Modules in the one multi-call binary plugins/bin/airgap_linux_<arch> (see modules/airgap),
@@ -72,7 +87,7 @@ install: collection
 lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@python3 -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
+	@$(PYTHON) -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
 
 test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
 
@@ -86,22 +101,22 @@ test-repos: build
 	tests/repos/run.sh
 
 test-integration: collection
-	AIRGAP_SKIP_BUILD=1 tests/integration/run.sh
+	AIRGAP_SKIP_BUILD=1 $(call on_lanes,$(ANSIBLE_LANES),tests/integration/run.sh)
 
 test-manifest: collection
-	python3 -m unittest discover -s tests/manifest -v
+	$(call on_lanes,$(ANSIBLE_LANES),$(PYTHON) -m unittest discover -s tests/manifest -v)
 
 demo: collection
-	tests/demo/demo.py up
+	$(PYTHON) tests/demo/demo.py up
 
 demo-down:
-	tests/demo/demo.py down
+	$(PYTHON) tests/demo/demo.py down
 
 test-os-repos: collection
-	tests/os_repos/run.sh
+	$(call on_lanes,$(ANSIBLE_SLOW_LANES),tests/os_repos/run.sh)
 
 test-demo: collection
-	python3 -m unittest discover -s tests/demo -v
+	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/demo -v)
 
 bench-files:
 	tests/bench/files.sh

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Prepares a Debian 12 host (run as root; safe to re-run) for the tests, benchmarks and CI:
-# installs ansible-core, nginx, docker-registry, skopeo, podman, sudo and the usual tools from
-# Debian's archive. Go is expected at /usr/local/go (scripts add /usr/local/go/bin to PATH
-# themselves).
+# Prepares a Debian 12 host (run as root, no sudo needed; safe to re-run) for the tests, benchmarks
+# and CI: installs ansible-core, nginx, docker-registry, skopeo, podman, sudo and the usual tools
+# from Debian's archive, then the Ansible lanes the tests run on (tests/lib/ansible-lane.sh:
+# ansible-core 2.14 is Debian's, 2.17 and 2.18 come from ../shared/vendor, 2.19 is Debian trixie's
+# .deb, fetched with apt-get download and unpacked; all cached in
+# ${AIRGAP_CACHE:-/var/cache/airgap-kubespray}/ansible/). Go is expected at /usr/local/go (scripts
+# add /usr/local/go/bin to PATH themselves).
 #
 # The system nginx and docker-registry services are stopped and disabled: tests start their own
 # throw-away servers on 127.0.0.1 through tests/lib/nginx.sh and tests/lib/registry.sh.
@@ -12,8 +15,10 @@ set -euo pipefail
 
 packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
   docker-registry skopeo podman containerd openssl apache2-utils
-  debootstrap dpkg-dev apt-utils gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
+  debootstrap dpkg-dev apt-utils debian-archive-keyring gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
   python3-setuptools-whl python3-wheel-whl)
+
+here=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host.sh: run as root" >&2
@@ -64,5 +69,8 @@ if command -v go >/dev/null 2>&1; then
 else
   echo "setup-host.sh: warning: go not found at /usr/local/go/bin (needed for make build)" >&2
 fi
-echo "setup-host.sh: $(ansible --version 2>/dev/null | sed -n 1p)"
+for lane in $("$here/lib/ansible-lane.sh" list); do
+  bin=$("$here/lib/ansible-lane.sh" install "$lane")
+  echo "setup-host.sh: lane $lane: $("$bin/ansible" --version 2>/dev/null | sed -n 1p)"
+done
 echo "setup-host.sh: ready"

@@ -15,7 +15,6 @@ import re
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import RenderError, innermost, trust_as_template
@@ -49,7 +48,7 @@ def supported_targets():
 def parse_target(target):
     """`<id>-<version>` -> the facts a host of that OS reports. Debian and the EL family also take a
     point release (debian-12.7, rocky-9.4); Ubuntu's version is its YY.MM."""
-    if not isinstance(target, string_types):
+    if not isinstance(target, str):
         raise TargetError('target %r is not a string' % (target,))
     target = target.strip()
     match = _TARGET.match(target.lower())
@@ -89,7 +88,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
         targets = self._task.args.get('targets') or []
-        if isinstance(targets, string_types):
+        if isinstance(targets, str):
             targets = [t.strip() for t in targets.split(',') if t.strip()]
         if not isinstance(targets, list) or not targets:
             return dict(result, failed=True, msg=(
@@ -151,7 +150,7 @@ class ActionModule(ActionBase):
     def _render(self, name, condition, variables, spec):
         templar = self._templar
         templar.available_variables = variables
-        raw = trust_as_template(condition) if isinstance(condition, string_types) else condition
+        raw = trust_as_template(condition) if isinstance(condition, str) else condition
         try:
             return templar.template(raw)
         except Exception as e:  # AnsibleUndefinedVariable, AnsibleTemplateError, ...
@@ -162,7 +161,7 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _text(condition):
-        return condition.strip() if isinstance(condition, string_types) else repr(condition)
+        return condition.strip() if isinstance(condition, str) else repr(condition)
 
     @classmethod
     def _expression(cls, condition):
@@ -178,7 +177,7 @@ class ActionModule(ActionBase):
             return value
         if value is None:
             return False
-        if isinstance(value, string_types):
+        if isinstance(value, str):
             value = value.strip()
             return boolean(value, strict=False) if value else False
         return bool(value)

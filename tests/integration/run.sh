@@ -124,7 +124,6 @@ installed=$tmp/collections/ansible_collections/airgap/kubespray
 : >"$tmp/ansible.cfg" # an empty config: no ansible.cfg from the cwd, $HOME or /etc applies
 export ANSIBLE_CONFIG=$tmp/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH=$tmp/collections
-export ANSIBLE_COLLECTIONS_PATHS=$tmp/collections # ansible-core 2.14 reads this name
 export ANSIBLE_ROLES_PATH=$tmp/integration/targets
 export ANSIBLE_LOCAL_TEMP=$tmp/ansible-local
 export ANSIBLE_REMOTE_TEMP=$tmp/ansible-remote
@@ -159,7 +158,7 @@ if [ "${served%% *}" != "$(sha256sum <"$www/dl.k8s.io/release/v1.0.0/bin/linux/a
 fi
 
 mkdir -p "$tmp/work"
-python3 - "$www" "$port" "$tmp/work" >"$tmp/vars.json" <<'EOF'
+/usr/bin/python3 - "$www" "$port" "$tmp/work" >"$tmp/vars.json" <<'EOF'
 import hashlib, json, os, sys
 
 www, port, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -263,14 +262,14 @@ missing_binary() {
   rm -rf "$tmp/collections-noarm"
   cp -a "$tmp/collections" "$tmp/collections-noarm"
   rm "$tmp/collections-noarm/ansible_collections/airgap/kubespray/plugins/modules/offline_file_fetch_linux_arm64"
-  ANSIBLE_COLLECTIONS_PATH=$tmp/collections-noarm ANSIBLE_COLLECTIONS_PATHS=$tmp/collections-noarm \
+  ANSIBLE_COLLECTIONS_PATH=$tmp/collections-noarm \
     playbook missing_binary -i inventory.ini missing_binary.yml
 }
 
 # The collection's playbook, by FQCN, fed a contrib/offline files.list (comments, blank lines).
 fetch_files_playbook() {
   local dir=$tmp/work/playbook-files list=$tmp/work/files.list recap
-  python3 - "$tmp/vars.json" "$list" "$tmp/work/playbook-vars.json" "$dir" <<'PY' || return 1
+  /usr/bin/python3 - "$tmp/vars.json" "$list" "$tmp/work/playbook-vars.json" "$dir" <<'PY' || return 1
 import json, sys
 v = json.load(open(sys.argv[1]))
 with open(sys.argv[2], 'w') as f:
@@ -290,7 +289,7 @@ PY
       second) [[ $recap == *"changed=0 "* ]] || { echo "second run should change nothing"; return 1; } ;;
     esac
   done
-  python3 - "$tmp/vars.json" "$dir" <<'PY'
+  /usr/bin/python3 - "$tmp/vars.json" "$dir" <<'PY'
 import hashlib, json, os, sys
 v = json.load(open(sys.argv[1]))
 for it in v['fft_expect'][:3]:
@@ -318,7 +317,7 @@ images_target() {
     docker.io/library/nginx:1.28.2-alpine >"$names"
   (cd "$repo" && go run ./tests/tools/imageset --registry "127.0.0.1:$up" --names "$names" --scale 0.001) >/dev/null 2>&1 ||
     { echo "generating the synthetic images failed"; return 1; }
-  python3 - "$names" "$tmp/work" "$up" "$target" "$tmp/reg-target/tls/ca.pem" >"$tmp/images-vars.json" <<'PY'
+  /usr/bin/python3 - "$names" "$tmp/work" "$up" "$target" "$tmp/reg-target/tls/ca.pem" >"$tmp/images-vars.json" <<'PY'
 import json, sys
 names, work, up, target, ca = sys.argv[1:]
 print(json.dumps({'oi_work': work, 'oi_upstream': '127.0.0.1:' + up, 'oi_target': '127.0.0.1:' + target,

@@ -3,6 +3,9 @@
 #
 #   tests/lib/ansible-lane.sh install LANE       install LANE (idempotent) and print its bin folder
 #   tests/lib/ansible-lane.sh run LANE CMD...    run CMD with LANE's ansible-* first on PATH
+#   tests/lib/ansible-lane.sh each "LANES" CMD...  run CMD on each lane in turn (all of them, even
+#                                                after a failure), then a line per lane: PASS/FAIL,
+#                                                wall and CPU minutes; fails if any lane failed
 #   tests/lib/ansible-lane.sh list               the lanes, one a line
 #
 # Lanes (Kubespray's own pins, playbooks/ansible_version.yml):
@@ -111,8 +114,42 @@ case ${1:-} in
     [ $# -ge 3 ] || die "usage: $0 run LANE CMD..."
     lane=$2; shift 2
     install "$lane" >&2
-    PATH="$cache/ansible/$lane/bin:$PATH" AIRGAP_ANSIBLE_LANE=$lane exec "$@"
+    # Modules on localhost run on that same python too: interpreter discovery would take the
+    # first python3.N of the lane's own list on PATH, which on a machine with pyenv is a shim
+    # (2.19 asks for python3.13 first, and pyenv's shim for it exits 127).
+    PATH="$cache/ansible/$lane/bin:$PATH" AIRGAP_ANSIBLE_LANE=$lane \
+      ANSIBLE_PYTHON_INTERPRETER=${ANSIBLE_PYTHON_INTERPRETER:-/usr/bin/python3} exec "$@"
+    ;;
+  each)
+    [ $# -ge 3 ] || die "usage: $0 each \"LANES\" CMD..."
+    read -r -a each <<<"$2"
+    shift 2
+    summary=() bad=0
+    mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+    times=$(mktemp)
+    for lane in "${each[@]}"; do
+      echo "=== ansible-core $lane: $*"
+      rc=0
+      # Wall and CPU seconds (user + system, children included: on a shared machine the CPU time
+      # is what to budget with).
+      exec 3>&2
+      TIMEFORMAT='%0R %0U %0S'
+      { time "$0" run "$lane" "$@" 2>&3 || rc=$?; } 2>"$times"
+      exec 3>&-
+      read -r wall user sys <"$times"
+      result=PASS
+      [ $rc -eq 0 ] || { result="FAIL (exit $rc)"; bad=1; }
+      summary+=("ansible-core $lane: $result in $(mmss "$wall") (cpu $(mmss $((user + sys))))")
+    done
+    rm -f "$times"
+    echo "=== $*"
+    printf '    %s\n' "${summary[@]}"
+    # AIRGAP_LANE_SUMMARY=FILE: the same lines appended there too (.ci/run prints them at the end).
+    if [ -n "${AIRGAP_LANE_SUMMARY:-}" ]; then
+      for line in "${summary[@]}"; do echo "$*: $line"; done >>"$AIRGAP_LANE_SUMMARY"
+    fi
+    exit $bad
     ;;
   list) printf '%s\n' "${lanes[@]}" ;;
-  *) die "usage: $0 install LANE | run LANE CMD... | list" ;;
+  *) die "usage: $0 install LANE | run LANE CMD... | each \"LANES\" CMD... | list" ;;
 esac

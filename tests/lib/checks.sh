@@ -21,7 +21,7 @@ check() {
   rc=$?
   set -e
   local took
-  took=$(python3 -c "print('%.1f' % ($(date +%s.%N) - $start))")
+  took=$(/usr/bin/python3 -c "print('%.1f' % ($(date +%s.%N) - $start))")
   if [ $rc -eq 0 ]; then
     echo "PASS (${took} s)"
     passed+=("$name")

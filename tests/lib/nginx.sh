@@ -15,7 +15,7 @@ nginx_bin() {
 }
 
 free_port() {
-  python3 - <<'EOF'
+  /usr/bin/python3 - <<'EOF'
 import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))

@@ -48,8 +48,7 @@ def sha256(path):
 
 
 def run_import(inv, extra, extra_files=(), args=()):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(tm.TMP, 'collections'),
-               ANSIBLE_COLLECTIONS_PATHS=os.path.join(tm.TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(tm.TMP, 'collections'), ANSIBLE_NOCOLOR='1',
                ANSIBLE_ROLES_PATH=os.path.join(tm.TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(tm.TMP, 'ansible.cfg'))
     open(env['ANSIBLE_CONFIG'], 'a').close()
     cmd = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.import',

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -346,6 +347,58 @@ class PackagesRole(unittest.TestCase):
             doc = yaml.safe_load(f)
         self.assertEqual(doc['targets']['debian-12']['kubespray'],
                          run_packages(self.release, 'sample')['targets']['debian-12']['kubespray'])
+
+
+class OsReposKey(unittest.TestCase):
+    """The os_repos role's signing key (tasks/key.yml): --check on an empty keyring writes nothing
+    and exports nothing; a real run makes the key and writes its public half into the bundle;
+    --check then exports that key (to compare) and changes nothing, and with the public key gone
+    reports that it would write it."""
+
+    def run_key(self, name, *args):
+        work = os.path.join(tm.TMP, 'os-repos-key')
+        home, bundle = os.path.join(work, 'gnupg'), os.path.join(work, 'bundle')
+        result = os.path.join(tm.TMP, 'os-repos-key-%s.json' % name)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(tm.TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+        p = subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local',
+                            os.path.join(tm.REPO, 'tests', 'manifest', 'os_repos_key.yml'),
+                            '-e', json.dumps({'airgap_os_repos_gnupg_home': home, 'airgap_bundle_dir': bundle,
+                                              'key_result': result})] + list(args),
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        with open(result) as f:
+            got = json.load(f)
+        got['changed'] = int(re.search(r'(?m)^localhost +: .*changed=(\d+)', p.stdout).group(1))
+        got['home'], got['bundle'] = home, bundle
+        return got
+
+    def test_check_mode(self):
+        shutil.rmtree(os.path.join(tm.TMP, 'os-repos-key'), ignore_errors=True)
+        first = self.run_key('check-empty', '--check', '--diff')
+        self.assertNotEqual(first['keys_rc'], 0, 'no keyring yet')
+        self.assertFalse(first['exported'], 'no key to export in --check')
+        self.assertGreater(first['changed'], 0, 'the keyring folder and the key would be made')
+        self.assertFalse(os.path.exists(first['home']), '--check made the keyring')
+        self.assertFalse(os.path.exists(first['bundle']), '--check wrote into the bundle')
+
+        made = self.run_key('apply')
+        self.assertTrue(made['exported'])
+        self.assertIn('BEGIN PGP PUBLIC KEY BLOCK', made['public_key'])
+        public = os.path.join(made['bundle'], 'files', 'airgap-kubespray-repo.asc')
+        with open(public) as f:
+            self.assertEqual(f.read(), made['public_key'] + '\n')
+
+        again = self.run_key('check-made', '--check', '--diff')
+        self.assertEqual(again['keys_rc'], 0)
+        self.assertTrue(again['exported'], '--check exports an existing key to compare it')
+        self.assertEqual(again['public_key'], made['public_key'])
+        self.assertEqual(again['changed'], 0)
+
+        os.unlink(public)
+        gone = self.run_key('check-no-public', '--check')
+        self.assertEqual(gone['changed'], 1, 'the public key would be written again')
+        self.assertFalse(os.path.exists(public), '--check wrote the public key')
 
 
 class PackagesErrors(unittest.TestCase):

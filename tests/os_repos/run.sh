@@ -53,7 +53,7 @@ mkdir -p "$tmp/logs"
 # shellcheck source=../lib/checks.sh
 . "$repo/tests/lib/checks.sh"
 
-export ANSIBLE_COLLECTIONS_PATH=$tmp/collections ANSIBLE_COLLECTIONS_PATHS=$tmp/collections ANSIBLE_NOCOLOR=1
+export ANSIBLE_COLLECTIONS_PATH=$tmp/collections ANSIBLE_NOCOLOR=1
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 step "install the collection" ansible-galaxy collection install --force -p "$tmp/collections" "$tarball"
 orc=$tmp/collections/ansible_collections/airgap/kubespray/plugins/modules/offline_repo_config_linux_amd64
@@ -66,7 +66,7 @@ bundle=$tmp/bundle
 shopt -s nullglob
 wheels=(/usr/share/python-wheels/*.whl)
 shopt -u nullglob
-python3 - "$tmp/vars.json" "$release" "$bundle" "$tmp/gnupg-repo" "$cache/os-repos" "${wheels[@]}" <<'PY'
+/usr/bin/python3 - "$tmp/vars.json" "$release" "$bundle" "$tmp/gnupg-repo" "$cache/os-repos" "${wheels[@]}" <<'PY'
 import json, sys
 out, release, bundle, gnupg, work = sys.argv[1:6]
 json.dump({'airgap_kubespray_dir': release, 'airgap_os_targets': ['debian-12'], 'airgap_bundle_dir': bundle,
@@ -81,7 +81,7 @@ build() { # build LOG [ARGS...]
   ansible-playbook -i "$inv/hosts.yaml" airgap.kubespray.os_repos -e "@$tmp/vars.json" "$@" >"$log" 2>&1 || { tail -n 60 "$log"; return 1; }
   grep -E '^localhost +: ' "$log"
 }
-debian_packages() { python3 -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["targets"]["debian-12"]["packages"]))' "$bundle/packages.yaml"; }
+debian_packages() { /usr/bin/python3 -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["targets"]["debian-12"]["packages"]))' "$bundle/packages.yaml"; }
 snap() { (cd "$bundle" && find . -type f -printf '%P %s %T@\n' | sort); }
 
 build_repo() {
@@ -153,7 +153,7 @@ install_in_root() {
 }
 
 pip_from_index() {
-  python3 -m venv "$tmp/venv"
+  /usr/bin/python3 -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" install --no-cache-dir --disable-pip-version-check --index-url "$base/pypi/simple/" wheel | tail -2
   "$tmp/venv/bin/python" -c 'import wheel; print("wheel", wheel.__version__)'
   grep -q 'GET /pypi/packages/wheel-' "$tmp/nginx/logs/access.log" || fail "the wheel did not come from the index"
@@ -164,9 +164,9 @@ rpm_metadata() {
   builder=$tmp/collections/ansible_collections/airgap/kubespray/roles/os_repos/files/airgap_os_repo.py
   "$repo/tests/repos/fixtures.sh" rpms "$tmp/rpm-src" "$tmp/rpmbuild" >/dev/null
   printf '{"dest": "%s", "work": "%s", "rpms": ["%s"]}' "$r" "$tmp/rpm-work" "$(ls "$tmp"/rpm-src/rpms/*.rpm)" |
-    python3 "$builder" rpm | tee "$tmp/rpm.json"
+    /usr/bin/python3 "$builder" rpm | tee "$tmp/rpm.json"
   grep -q '"failed": false' "$tmp/rpm.json"
-  printf '{"dest": "%s", "gnupg_home": "%s"}' "$r" "$tmp/gnupg-repo" | python3 "$builder" sign | tee "$tmp/sign.json"
+  printf '{"dest": "%s", "gnupg_home": "%s"}' "$r" "$tmp/gnupg-repo" | /usr/bin/python3 "$builder" sign | tee "$tmp/sign.json"
   grep -q 'repodata/repomd.xml.asc' "$tmp/sign.json"
   "$repo/tests/repos/fixtures.sh" rocky-root "$root" >/dev/null
   "$orc" --root "$root" --yum-repo "$base/rpms/rocky-9/" --gpg-key "$key" >/dev/null
@@ -211,7 +211,7 @@ bootstrap() {
   rm -rf "$r/srv/bundle/files/pypi/packages" "$r/srv/bundle/files/pypi/simple" # hard links: never write through them
   mkdir -p "$r/srv/bundle/files/pypi/packages"
   cp "${wheels[@]}" "$r/srv/bundle/files/pypi/packages/"
-  python3 "$here/standin_wheel.py" "$r/srv/bundle/files/pypi/packages" 2.18.99 >/dev/null
+  /usr/bin/python3 "$here/standin_wheel.py" "$r/srv/bundle/files/pypi/packages" 2.18.99 >/dev/null
   echo "ansible-core" >"$r/srv/bundle/requirements.txt"
   in_root "$r" /srv/bundle/bootstrap.sh | tee "$tmp/bootstrap2.log"
   grep -q 'already points at' "$tmp/bootstrap2.log" || fail "the second run changed the repository configuration"

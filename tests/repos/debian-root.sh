@@ -22,7 +22,7 @@ mirror() {
   if [ -n "${AIRGAP_DEBIAN_MIRROR:-}" ]; then
     echo "${AIRGAP_DEBIAN_MIRROR%/}"
   else
-    python3 "$here/apt_mirror.py" bookworm
+    /usr/bin/python3 "$here/apt_mirror.py" bookworm
   fi
 }
 
@@ -44,7 +44,7 @@ create() {
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$build/root" apt-get clean
   tar --numeric-owner -C "$build/root" -cf "$build/root.tar" .
   mv -f "$build/root.tar" "$tarball"
-  printf '%s\n%.1f\n' "$url" "$(python3 -c "print($end - $start)")" >"$tarball.info"
+  printf '%s\n%.1f\n' "$url" "$(/usr/bin/python3 -c "print($end - $start)")" >"$tarball.info"
   echo "debian-root.sh: debootstrap took $(sed -n 2p "$tarball.info") s; cached $tarball ($(du -h "$tarball" | cut -f1))" >&2
 }
 

@@ -93,7 +93,7 @@ pypi() {
   shopt -u nullglob
   [ ${#wheels[@]} -gt 0 ] || { echo "fixtures.sh: no wheels in /usr/share/python-wheels (install python3-pip-whl)" >&2; exit 1; }
   # The collection's own index builder (role os_repos), on local wheels only.
-  python3 - "$www" "${wheels[@]}" <<'PY' | python3 "$here/../../roles/os_repos/files/airgap_os_repo.py" pypi | tee "$www/.pypi.json"
+  /usr/bin/python3 - "$www" "${wheels[@]}" <<'PY' | /usr/bin/python3 "$here/../../roles/os_repos/files/airgap_os_repo.py" pypi | tee "$www/.pypi.json"
 import json, sys
 print(json.dumps({'dest': sys.argv[1], 'work': sys.argv[1] + '/.pypi-work', 'wheels': sys.argv[2:]}))
 PY

@@ -63,7 +63,7 @@ mkdir -p "$tmp/logs" "$tmp/out"
 
 # --- host: nothing outside the roots may change ------------------------------------------------
 host_paths=(etc/apt etc/pip.conf etc/yum.repos.d etc/dnf var/lib/airgap-kubespray)
-python3 "$here/tree.py" snapshot / "$tmp/host-before.json" "${host_paths[@]}"
+/usr/bin/python3 "$here/tree.py" snapshot / "$tmp/host-before.json" "${host_paths[@]}"
 
 # --- module binary -------------------------------------------------------------------------------
 bin=${AIRGAP_REPO_CONFIG_BIN:-}
@@ -102,23 +102,23 @@ module() {
   fi
   return $rc
 }
-expect() { python3 "$here/expect.py" "$tmp/out/$1.json" "${@:2}"; }
+expect() { /usr/bin/python3 "$here/expect.py" "$tmp/out/$1.json" "${@:2}"; }
 
 # --- roots and repositories ----------------------------------------------------------------------
 mirror=$("$here/debian-root.sh" mirror)
-mirror_host=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).hostname)' "$mirror")
+mirror_host=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).hostname)' "$mirror")
 [ -s "${AIRGAP_CACHE:-/var/cache/airgap-kubespray-tests}/debian12-root.tar" ] && debootstrap_cached=1 || debootstrap_cached=0
 step "Debian 12 root (cached debootstrap)" "$here/debian-root.sh" extract "$tmp/deb-a"
 untar_start=$(date +%s.%N)
 # Besides debootstrap's sources.list, a deb822 file in sources.list.d as the Debian 12 installer
 # writes one, with an unusual mode, so moving and restoring sources.list.d/* is covered too.
-security=$(python3 "$here/apt_mirror.py" bookworm-security 2>/dev/null || echo "${mirror%/debian}/debian-security")
+security=$(/usr/bin/python3 "$here/apt_mirror.py" bookworm-security 2>/dev/null || echo "${mirror%/debian}/debian-security")
 printf 'Types: deb\nURIs: %s\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
   "$security" >"$tmp/deb-a/etc/apt/sources.list.d/debian-security.sources"
 chmod 640 "$tmp/deb-a/etc/apt/sources.list.d/debian-security.sources"
 touch -d '2024-06-01 12:00:00' "$tmp/deb-a/etc/apt/sources.list.d/debian-security.sources"
 step "Debian 12 root copy for check mode and the full-tree revert" "$here/debian-root.sh" extract "$tmp/deb-b"
-untar_took=$(python3 -c "print('%.1f' % ($(date +%s.%N) - $untar_start))")
+untar_took=$(/usr/bin/python3 -c "print('%.1f' % ($(date +%s.%N) - $untar_start))")
 www=$tmp/www
 step "apt repository" "$here/fixtures.sh" debs "$www" "$tmp/deb-a"
 step "signed apt repository" "$here/fixtures.sh" signed-debs "$www" debs-signed "$tmp/gnupg-mirror"
@@ -216,17 +216,17 @@ debian_control() {
 
 debian_check_mode() {
   local b=$tmp/deb-b
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-before.json" --dir-mtime
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-before.json" --dir-mtime
   module deb-check --root "$b" --debian-repo "$base/debs/" --pypi-url "$base/simple/" --check --diff || return 1
   expect deb-check 'r["changed"] is True' 'not r.get("failed")' \
     'has("etc/apt/sources.list.d/airgap-kubespray.sources")' 'has("etc/apt/sources.list")' 'has("etc/pip.conf")' \
     '"airgap-kubespray.sources" in diff_text' '"pip.conf" in diff_text' '"'"$base"'/debs/" in diff_text' || return 1
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-after-check.json" --dir-mtime
-  python3 "$here/tree.py" compare "$tmp/deb-b-before.json" "$tmp/deb-b-after-check.json"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-after-check.json" --dir-mtime
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/deb-b-before.json" "$tmp/deb-b-after-check.json"
 }
 
 debian_present() {
-  python3 "$here/tree.py" snapshot "$deb" "$tmp/deb-a-before.json" etc/apt etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$deb" "$tmp/deb-a-before.json" etc/apt etc/pip.conf "$backup_rel"
   module deb-present --root "$deb" --debian-repo "$base/debs/" --pypi-url "$base/simple/" || return 1
   expect deb-present 'r["changed"] is True' 'not r.get("failed")' \
     'r["os"]["id"] == "debian"' 'str(r["os"]["version_id"]) == "12"' \
@@ -325,8 +325,8 @@ debian_absent() {
     'has("etc/apt/sources.list", "restored")' 'has("etc/apt/sources.list.d/debian-security.sources", "restored")' \
     'has("etc/apt/sources.list.d/airgap-kubespray.sources", "removed")' \
     'has("etc/pip.conf", "removed")' || return 1
-  python3 "$here/tree.py" snapshot "$deb" "$tmp/deb-a-after.json" etc/apt etc/pip.conf "$backup_rel"
-  python3 "$here/tree.py" compare "$tmp/deb-a-before.json" "$tmp/deb-a-after.json" --ignore "$backup_rel" || return 1
+  /usr/bin/python3 "$here/tree.py" snapshot "$deb" "$tmp/deb-a-after.json" etc/apt etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/deb-a-before.json" "$tmp/deb-a-after.json" --ignore "$backup_rel" || return 1
   module deb-absent2 --root "$deb" --state absent || return 1
   expect deb-absent2 'r["changed"] is False' 'not r.get("failed")' || return 1
   # And the root reads the mirror again.
@@ -336,19 +336,19 @@ debian_absent() {
 
 debian_full_revert() {
   local b=$tmp/deb-b
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-before2.json"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-before2.json"
   module deb-b-present --root "$b" --debian-repo "$base/debs/" --pypi-url "$base/simple/" || return 1
   expect deb-b-present 'r["changed"] is True' || return 1
   module deb-b-absent --root "$b" --state absent || return 1
   expect deb-b-absent 'r["changed"] is True' || return 1
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-after2.json"
-  python3 "$here/tree.py" compare "$tmp/deb-b-before2.json" "$tmp/deb-b-after2.json" --ignore "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-after2.json"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/deb-b-before2.json" "$tmp/deb-b-after2.json" --ignore "$backup_rel"
 }
 
 # On deb-b again (back to debootstrap's state): a signed repository with --gpg-key.
 debian_gpg() {
   local b=$tmp/deb-b key=$tmp/gnupg-mirror/key.asc src
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-gpg-before.json" etc/apt etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-gpg-before.json" etc/apt etc/pip.conf "$backup_rel"
   module deb-gpg --root "$b" --debian-repo "$base/debs-signed/" --gpg-key "$key" || return 1
   expect deb-gpg 'r["changed"] is True' 'not r.get("failed")' 'not any("trusted" in w for w in r.get("warnings", []))' || return 1
   src=$b/etc/apt/sources.list.d/airgap-kubespray.sources
@@ -380,8 +380,8 @@ debian_gpg() {
   grep -q 'Unable to locate package sl' "$tmp/deb-gpg-other-install.log" || fail "no 'Unable to locate package sl'"
   module deb-gpg-absent --root "$b" --state absent || return 1
   expect deb-gpg-absent 'r["changed"] is True' "has('${signed_by#/}', 'removed')" || return 1
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-gpg-after.json" etc/apt etc/pip.conf "$backup_rel"
-  python3 "$here/tree.py" compare "$tmp/deb-b-gpg-before.json" "$tmp/deb-b-gpg-after.json" --ignore "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-gpg-after.json" etc/apt etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/deb-b-gpg-before.json" "$tmp/deb-b-gpg-after.json" --ignore "$backup_rel"
 }
 
 # On deb-b again, claiming to be Debian 11: a one-line .list source, which apt must read too.
@@ -393,7 +393,7 @@ debian11_list() {
   sed -i -e 's/^VERSION_ID=.*/VERSION_ID="11"/' -e 's/^VERSION_CODENAME=.*/VERSION_CODENAME=bullseye/' \
     -e 's/^VERSION=.*/VERSION="11 (bullseye)"/' -e 's/^PRETTY_NAME=.*/PRETTY_NAME="Debian GNU\/Linux 11 (bullseye)"/' "$osr"
   cat "$osr"
-  python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-11-before.json" etc/apt etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-11-before.json" etc/apt etc/pip.conf "$backup_rel"
   local rc=0
   {
     module deb11 --root "$b" --debian-repo "$base/debs/" &&
@@ -408,8 +408,8 @@ debian11_list() {
       apt_root "$b" install -y sl &&
       module deb11-absent --root "$b" --state absent &&
       expect deb11-absent 'r["changed"] is True' 'has("etc/apt/sources.list.d/airgap-kubespray.list", "removed")' &&
-      python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-11-after.json" etc/apt etc/pip.conf "$backup_rel" &&
-      python3 "$here/tree.py" compare "$tmp/deb-b-11-before.json" "$tmp/deb-b-11-after.json" --ignore "$backup_rel"
+      /usr/bin/python3 "$here/tree.py" snapshot "$b" "$tmp/deb-b-11-after.json" etc/apt etc/pip.conf "$backup_rel" &&
+      /usr/bin/python3 "$here/tree.py" compare "$tmp/deb-b-11-before.json" "$tmp/deb-b-11-after.json" --ignore "$backup_rel"
   } || rc=$?
   cp -a "$tmp/os-release.12" "$osr"
   return $rc
@@ -440,11 +440,11 @@ rocky_control() {
 }
 
 rocky_present() {
-  python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-before.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-before.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
   module rocky-check --root "$rocky" --yum-repo "$base/rpms/" --check --diff || return 1
   expect rocky-check 'r["changed"] is True' 'has("etc/yum.repos.d/airgap-kubespray.repo")' '"airgap-kubespray.repo" in diff_text' || return 1
-  python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-after-check.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
-  python3 "$here/tree.py" compare "$tmp/rocky-before.json" "$tmp/rocky-after-check.json" || fail "check mode wrote"
+  /usr/bin/python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-after-check.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/rocky-before.json" "$tmp/rocky-after-check.json" || fail "check mode wrote"
   module rocky-present --root "$rocky" --yum-repo "$base/rpms/" || return 1
   expect rocky-present 'r["changed"] is True' 'not r.get("failed")' \
     'r["os"]["id"] == "rocky"' 'str(r["os"]["version_id"]).startswith("9")' \
@@ -483,8 +483,8 @@ rocky_absent() {
   expect rocky-absent 'r["changed"] is True' 'not r.get("failed")' \
     'has("etc/yum.repos.d/rocky.repo", "restored")' 'has("etc/yum.repos.d/epel.repo", "restored")' \
     'has("etc/yum.repos.d/airgap-kubespray.repo", "removed")' || return 1
-  python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-after.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
-  python3 "$here/tree.py" compare "$tmp/rocky-before.json" "$tmp/rocky-after.json" --ignore "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$rocky" "$tmp/rocky-after.json" etc/yum.repos.d etc/os-release etc/pip.conf "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/rocky-before.json" "$tmp/rocky-after.json" --ignore "$backup_rel"
 }
 
 # A second Rocky root: --gpg-key. The key goes into the root (etc/pki/rpm-gpg) and the .repo turns
@@ -493,7 +493,7 @@ rocky_absent() {
 rocky_gpg() {
   local r=$tmp/rocky-gpg key=$tmp/gnupg-mirror/key.asc f
   "$here/fixtures.sh" rocky-root "$r"
-  python3 "$here/tree.py" snapshot "$r" "$tmp/rocky-gpg-before.json" etc "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$r" "$tmp/rocky-gpg-before.json" etc "$backup_rel"
   # The unsigned repository first: dnf must refuse its package.
   module rocky-gpg-unsigned --root "$r" --yum-repo "$base/rpms/" --gpg-key "$key"
   expect rocky-gpg-unsigned 'r["changed"] is True' 'has("etc/yum.repos.d/airgap-kubespray.repo", "created")'
@@ -522,9 +522,9 @@ rocky_gpg() {
   test -f "$r/usr/share/airgap-test/hello.txt"
   module rocky-gpg-absent --root "$r" --state absent
   expect rocky-gpg-absent 'r["changed"] is True' "has('${gpgkey#file:///}', 'removed')"
-  python3 "$here/tree.py" snapshot "$r" "$tmp/rocky-gpg-after.json" etc "$backup_rel"
+  /usr/bin/python3 "$here/tree.py" snapshot "$r" "$tmp/rocky-gpg-after.json" etc "$backup_rel"
   # dnf itself creates etc/dnf in the installroot.
-  python3 "$here/tree.py" compare "$tmp/rocky-gpg-before.json" "$tmp/rocky-gpg-after.json" --ignore "$backup_rel" --ignore etc/dnf
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/rocky-gpg-before.json" "$tmp/rocky-gpg-after.json" --ignore "$backup_rel" --ignore etc/dnf
 }
 
 check "rocky9: untouched repos are live (dnf tries 127.0.0.1:1)" rocky_control
@@ -535,8 +535,8 @@ check "rocky9: --gpg-key: dnf refuses unsigned, installs signed rpm" rocky_gpg
 
 # --- host ----------------------------------------------------------------------------------------
 host_untouched() {
-  python3 "$here/tree.py" snapshot / "$tmp/host-after.json" "${host_paths[@]}"
-  python3 "$here/tree.py" compare "$tmp/host-before.json" "$tmp/host-after.json"
+  /usr/bin/python3 "$here/tree.py" snapshot / "$tmp/host-after.json" "${host_paths[@]}"
+  /usr/bin/python3 "$here/tree.py" compare "$tmp/host-before.json" "$tmp/host-after.json"
 }
 check "host: /etc/apt, /etc/pip.conf, /etc/yum.repos.d untouched" host_untouched
 
@@ -550,7 +550,7 @@ else
 fi
 [ "$protect" = 1 ] && echo "module runs: host /etc and /var/lib read-only (private mount namespace)" ||
   echo "module runs: NOT in a read-only namespace (unshare -m not allowed here)"
-echo "total: $(python3 -c "print('%.0f' % ($(date +%s.%N) - $run_start))") s"
+echo "total: $(/usr/bin/python3 -c "print('%.0f' % ($(date +%s.%N) - $run_start))") s"
 echo "PASS: ${#passed[@]}  FAIL: ${#failed[@]}"
 for name in "${failed[@]}"; do
   echo "  FAIL: $name"
