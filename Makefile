@@ -45,7 +45,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -89,7 +89,7 @@ lint:
 	$(GO) vet ./...
 	@$(PYTHON) -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
 
-test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
+test: lint test-go test-unit check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
 
 test-go:
 	AIRGAP_HELM=$$(tests/lib/tools.sh helm) $(GO) test -count=1 ./...
@@ -102,6 +102,9 @@ test-repos: build
 
 test-integration: collection
 	AIRGAP_SKIP_BUILD=1 $(call on_lanes,$(ANSIBLE_LANES),tests/integration/run.sh)
+
+test-unit:
+	$(call on_lanes,$(ANSIBLE_LANES),$(PYTHON) -m unittest discover -s tests/unit -v)
 
 test-manifest: collection
 	$(call on_lanes,$(ANSIBLE_LANES),$(PYTHON) -m unittest discover -s tests/manifest -v)

@@ -24,17 +24,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import glob
 import hashlib
 import json
-import os
 import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.vars.clean import namespace_facts
 
-from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import templates
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import kubespray_defaults, templates
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import plain
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import DEFAULT_TARGET, TargetError, host_platform
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.quirks import QuirkError, load_quirks
@@ -69,7 +67,7 @@ class ActionModule(ActionBase):
         by_key, order, defaulted = {}, [], []
         names = set()
         try:
-            defaults = self._kubespray_defaults(args.get('role_dir') or '')
+            defaults = kubespray_defaults(self._loader, args.get('role_dir') or '')
             seeds = refs.of_value(['{{ downloads }}'] + templates(load_quirks(self._loader, args.get('quirks') or [])))
             per_groups = {}
             for host in hosts:
@@ -137,19 +135,6 @@ class ActionModule(ActionBase):
                 return self._templar.template(trust_as_template(value))
             return value
         return render
-
-    def _kubespray_defaults(self, role_dir):
-        """Kubespray's raw defaults and role vars, as the templates the evaluation follows."""
-        out = {}
-        for sub in ('defaults', 'vars'):
-            paths = sorted(glob.glob(os.path.join(role_dir, sub, 'main', '*.yml'))) + \
-                sorted(glob.glob(os.path.join(role_dir, sub, 'main', '*.yaml')))
-            paths += [p for p in (os.path.join(role_dir, sub, 'main.yml'),) if os.path.isfile(p)]
-            for path in paths:
-                data = self._loader.load_from_file(path)
-                if isinstance(data, dict):
-                    out.update(data)
-        return out
 
     @staticmethod
     def _key(groups, own, reads, platform):

@@ -1,7 +1,8 @@
 # Copyright: airgap.kubespray contributors
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Evaluate what Kubespray will fetch (``downloads``, kubeadm's images, the quirks) as the current
-host sees it, on the platform its class was given (see kubespray_classes).
+host sees it, on the platform its class was given (see kubespray_classes); with ``upstream``, as
+Kubespray's own defaults point it at the internet whatever offline settings the inventory holds.
 
 Runs on the controller only; nothing connects to the host. The work is in
 plugins/plugin_utils/evaluation.py.
@@ -15,7 +16,7 @@ import platform
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import Evaluation
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.evaluation import Evaluation, kubespray_defaults, upstream_view
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.plain import inert
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import TargetError, arch_of, host_platform
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.quirks import QuirkError, load_quirks
@@ -24,8 +25,8 @@ from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('arches', 'target', 'scope', 'extras', 'overrides', 'quirks', 'kubespray_version',
-                             'check_offline_vars'))
+    _VALID_ARGS = frozenset(('arches', 'target', 'scope', 'extras', 'upstream', 'upstream_vars', 'role_dir', 'quirks',
+                             'kubespray_version', 'check_offline_vars'))
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -35,15 +36,11 @@ class ActionModule(ActionBase):
         scope = args.get('scope', 'enabled')
         if scope not in ('enabled', 'all'):
             return dict(result, failed=True, msg="scope must be one of: enabled, all, got: %s" % scope)
-        overrides = args.get('overrides') or {}
-        if not isinstance(overrides, dict):
-            return dict(result, failed=True, msg="overrides must be a mapping of variable names to values")
-        if overrides:  # a null value unsets the variable (files_repo in the upstream view)
-            task_vars = dict(task_vars, **overrides)
-            for var in [k for k, v in overrides.items() if v is None]:
-                del task_vars[var]
         try:
             quirks = load_quirks(self._loader, args.get('quirks') or [])
+            if boolean(args.get('upstream', False), strict=False):
+                task_vars = upstream_view(task_vars, kubespray_defaults(self._loader, args.get('role_dir') or '', ('defaults',)),
+                                          args.get('upstream_vars') or [], quirks)
             arches, target = args.get('arches'), args.get('target')
             if not arches:  # no class given: this host's own platform
                 found = host_platform(task_vars.get('inventory_hostname'), task_vars, ['amd64'])

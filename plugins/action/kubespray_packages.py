@@ -13,70 +13,15 @@ __metaclass__ = type
 
 import re
 
-from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import (
+    TargetError, fact_variables, parse_target, supported_targets, target_facts)
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import RenderError, innermost, trust_as_template
 
 
-# id -> (package family, ansible_os_family, ansible_distribution, ansible_pkg_mgr,
-#        {release: codename or ''}). Releases are what Kubespray 2.28-2.31 supports or is about
-# to; Debian and Ubuntu codenames name the apt suites.
-DISTROS = {
-    'ubuntu': ('deb', 'Debian', 'Ubuntu', 'apt', {'20.04': 'focal', '22.04': 'jammy', '24.04': 'noble'}),
-    'debian': ('deb', 'Debian', 'Debian', 'apt', {'11': 'bullseye', '12': 'bookworm', '13': 'trixie'}),
-    'rocky': ('rpm', 'RedHat', 'Rocky', 'dnf', {'8': '', '9': '', '10': ''}),
-    'almalinux': ('rpm', 'RedHat', 'AlmaLinux', 'dnf', {'8': '', '9': '', '10': ''}),
-    'rhel': ('rpm', 'RedHat', 'RedHat', 'dnf', {'8': '', '9': '', '10': ''}),
-    'oraclelinux': ('rpm', 'RedHat', 'OracleLinux', 'dnf', {'8': '', '9': '', '10': ''}),
-    'centos': ('rpm', 'RedHat', 'CentOS', 'dnf', {'9': '', '10': ''}),  # CentOS Stream
-}
-
-_TARGET = re.compile(r'^([a-z]+)-(\d+(?:\.\d+)*)$')
-
-
-class TargetError(AnsibleError):
-    pass
-
-
 _WRAPPED = re.compile(r'^\{\{-?\s*((?:(?!\{\{|\}\}).)*?)\s*-?\}\}$', re.S)
-def supported_targets():
-    return ['%s-%s' % (distro, release) for distro in sorted(DISTROS) for release in DISTROS[distro][4]]
-
-
-def parse_target(target):
-    """`<id>-<version>` -> the facts a host of that OS reports. Debian and the EL family also take a
-    point release (debian-12.7, rocky-9.4); Ubuntu's version is its YY.MM."""
-    if not isinstance(target, str):
-        raise TargetError('target %r is not a string' % (target,))
-    target = target.strip()
-    match = _TARGET.match(target.lower())
-    distro = match and DISTROS.get(match.group(1))
-    if distro:
-        family, os_family, distribution, pkg_mgr, releases = distro
-        version = match.group(2)
-        major = version.split('.')[0]
-        release = version if distribution == 'Ubuntu' else major
-        if release in releases:
-            return {'target': target, 'family': family, 'distribution': distribution, 'version': version,
-                    'major': major, 'codename': releases[release] or None, 'os_family': os_family,
-                    'pkg_mgr': pkg_mgr}
-    raise TargetError('unsupported OS target %r: use one of %s (Debian and EL targets also take a point '
-                      'release, e.g. debian-12.7 or rocky-9.4)' % (target, ', '.join(supported_targets())))
-
-
-def target_facts(spec):
-    """The facts Kubespray's conditions read, for one parsed target."""
-    return {
-        'os_family': spec['os_family'],
-        'distribution': spec['distribution'],
-        'distribution_major_version': spec['major'],
-        'distribution_version': spec['version'],
-        'distribution_release': spec['codename'] or '',
-        'pkg_mgr': spec['pkg_mgr'],
-        'system': 'Linux',
-    }
 
 
 class ActionModule(ActionBase):
@@ -119,8 +64,7 @@ class ActionModule(ActionBase):
     def _evaluate(self, spec, pkgs, task_vars):
         facts = target_facts(spec)
         variables = dict(task_vars)
-        variables.update(('ansible_' + k, v) for k, v in facts.items())
-        variables['ansible_facts'] = dict(task_vars.get('ansible_facts') or {}, **facts)
+        variables.update(fact_variables(dict(task_vars.get('ansible_facts') or {}, **facts)))
         # Kubespray's network_facts role sets main_access_ip on every cluster host before
         # system_packages runs (iputils-ping depends on it); only "is defined" is tested.
         if 'main_access_ip' not in variables:

@@ -53,13 +53,21 @@ options:
     description: Apply O(quirks).
     type: bool
     default: true
-  overrides:
+  upstream:
     description:
-      - Variables to evaluate with instead of the host's own, e.g. Kubespray's upstream C(github_url) and
-        C(kube_image_repo) where the inventory points them at a mirror (the manifest role's upstream view).
-      - A null value leaves the variable undefined (C(files_repo), so that cilium's helm repository is its upstream one).
-    type: dict
-    default: {}
+      - Evaluate the upstream view, what to download from the internet - O(upstream_vars) and every variable the quirks set
+        offline (C(argocd_install_url), ...) get Kubespray's own defaults back, and C(files_repo) is unset, whatever the
+        inventory (say an offline.yml from an earlier mirror run) sets.
+    type: bool
+    default: false
+  upstream_vars:
+    description: With O(upstream), the variables an offline.yml redirects (base URLs, C(*_image_repo)).
+    type: list
+    elements: str
+    default: []
+  role_dir:
+    description: With O(upstream), Kubespray's C(roles/kubespray_defaults), whose defaults are read.
+    type: path
 extends_documentation_fragment:
   - airgap.kubespray.controller
 '''

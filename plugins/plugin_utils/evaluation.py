@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
+import os
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -45,7 +47,36 @@ FILES_REPO = "{{ files_repo | default('') }}"
 # Kubespray's helm, which scans charts for images (for the controller's arch).
 HELM = 'helm'
 
-ORIGINS = ('downloads', 'kubeadm', 'quirk', 'chart', 'manifest')
+
+def kubespray_defaults(loader, role_dir, parts=('defaults', 'vars')):
+    """Kubespray's raw role variables (roles/kubespray_defaults/<part>/main[/*.yml]), untemplated."""
+    out = {}
+    for part in parts:
+        paths = sorted(glob.glob(os.path.join(role_dir, part, 'main', '*.yml')) +
+                       glob.glob(os.path.join(role_dir, part, 'main', '*.yaml')))
+        paths += [p for p in (os.path.join(role_dir, part, 'main.yml'),) if os.path.isfile(p)]
+        for path in paths:
+            data = loader.load_from_file(path)
+            if isinstance(data, dict):
+                out.update(data)
+    return out
+
+
+def upstream_view(variables, defaults, names, quirks):
+    """The variables as Kubespray's own defaults point it at the internet: `names` (the base URLs
+    and *_image_repo variables an offline.yml sets) and every variable the quirks set offline get
+    Kubespray's default back (or the quirk's own default, or none), and files_repo is unset."""
+    out = dict(variables)
+    offline = set()
+    for quirk in quirks or []:
+        offline |= set(quirk.get('offline_vars') or {})
+    for name in list(names) + sorted(offline - set(names)):
+        if name in defaults:
+            out[name] = _trusted(defaults[name])
+        else:
+            out.pop(name, None)  # the quirk's `vars` (or nothing) then stand
+    out.pop('files_repo', None)
+    return out
 
 
 def templates(quirks):

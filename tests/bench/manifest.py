@@ -45,7 +45,7 @@ def inventory(path, hosts):
 
 def run(work, inv, out, **extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(work, 'collections'),
-               ANSIBLE_COLLECTIONS_PATHS=os.path.join(work, 'collections'), ANSIBLE_ROLES_PATH=os.path.join(work, 'no-roles'))
+               ANSIBLE_ROLES_PATH=os.path.join(work, 'no-roles'))
     args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.manifest',
             '-e', 'airgap_kubespray_dir=' + KUBESPRAY, '-e', 'airgap_manifest_dir=' + out, '-e', json.dumps(extra)]
     start = time.monotonic()

@@ -103,7 +103,7 @@ def env():
         with open(cfg, 'w') as f:
             f.write('[defaults]\nstdout_callback = default\nretry_files_enabled = false\n')
     return dict(os.environ, ANSIBLE_CONFIG=cfg, ANSIBLE_COLLECTIONS_PATH=os.path.join(DEMO, 'collections'),
-                ANSIBLE_COLLECTIONS_PATHS=os.path.join(DEMO, 'collections'), ANSIBLE_ROLES_PATH=os.path.join(DEMO, 'no-roles'),
+                ANSIBLE_ROLES_PATH=os.path.join(DEMO, 'no-roles'),
                 ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
                 PATH='/usr/local/go/bin:' + os.environ.get('PATH', ''))
 

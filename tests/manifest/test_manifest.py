@@ -110,7 +110,7 @@ def make_inventory(release, name, changes=()):
 def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playbook='airgap.kubespray.manifest', extra_files=()):
     out = os.path.join(os.path.dirname(inv), 'out')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
-               ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_NOCOLOR='1',
                ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
     open(env['ANSIBLE_CONFIG'], 'a').close()
     args = ['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), playbook,
@@ -419,7 +419,7 @@ class GeneratedOfflineVars(unittest.TestCase):
 
     def write_vars(self, target, extra):
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
-                   ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_NOCOLOR='1',
                    ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
         args = ['ansible-playbook', '-i', 'localhost,', '-c', 'local', '--diff',
                 os.path.join(REPO, 'tests', 'manifest', 'offline_vars.yml'),
@@ -596,7 +596,7 @@ class DownloadPipeline(unittest.TestCase):
             'airgap_offline_vars_file': os.path.join(inv, 'group_vars', 'all', 'offline.yml'),
         }
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
-                   ANSIBLE_COLLECTIONS_PATHS=os.path.join(TMP, 'collections'), ANSIBLE_NOCOLOR='1')
+                   ANSIBLE_NOCOLOR='1')
         try:
             for run in ('first', 'again'):
                 p = subprocess.run(['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.mirror',

@@ -62,7 +62,7 @@ def fact_cache(work, hosts, **kw):
 
 def env(**more):
     return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(tm.TMP, 'collections'),
-                ANSIBLE_COLLECTIONS_PATHS=os.path.join(tm.TMP, 'collections'), ANSIBLE_NOCOLOR='1',
+                ANSIBLE_NOCOLOR='1',
                 ANSIBLE_ROLES_PATH=os.path.join(tm.TMP, 'no-roles'), **more)
 
 
