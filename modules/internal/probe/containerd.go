@@ -37,7 +37,9 @@ func probeContainerd(ctx context.Context, o Options) Result {
 	if _, err := exec.LookPath("crictl"); err == nil {
 		ep := "unix://" + sock
 		base := []string{"crictl", "--runtime-endpoint", ep, "--image-endpoint", ep, "--timeout", o.Timeout.String()}
-		_, absent := run(ctx, append(base, "inspecti", "-q", o.Image))
+		// Listed before: kept. Not listed: removed after the pull. Unknown: kept.
+		ids, lerr := stdout(ctx, append(base, "images", "-q", o.Image))
+		absent := lerr == nil && strings.TrimSpace(ids) == ""
 		argv := append(append([]string{}, base...), "pull", o.Image)
 		out, err := run(ctx, argv)
 		if err != nil {
@@ -46,7 +48,7 @@ func probeContainerd(ctx context.Context, o Options) Result {
 			return r
 		}
 		done := ""
-		if absent != nil {
+		if absent {
 			if _, err := run(ctx, append(base, "rmi", o.Image)); err == nil {
 				done = "; removed again, as it was not there before"
 			}

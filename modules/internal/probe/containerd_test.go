@@ -182,6 +182,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 		if err := exec.Command(crictl, "-r", ep, "-i", ep, "inspecti", image).Run(); err == nil {
 			t.Errorf("%s is still in containerd's store after the probe", image)
 		}
+		// An image the node already had stays.
+		if out, err := exec.Command(crictl, "-r", ep, "-i", ep, "pull", image).CombinedOutput(); err != nil {
+			t.Fatalf("crictl pull: %v\n%s", err, out)
+		}
+		r = pull()
+		expect(t, r, probe.OK, "pulled "+image)
+		if strings.Contains(r.Detail, "removed") {
+			t.Errorf("an image the node had was removed: %s", r.Detail)
+		}
+		if err := exec.Command(crictl, "-r", ep, "-i", ep, "inspecti", image).Run(); err != nil {
+			t.Errorf("%s is gone from containerd's store after the probe: %v", image, err)
+		}
 		hostsToml(false)
 		defer hostsToml(true)
 		expect(t, pull(), probe.Failed, "certificate signed by unknown authority", via)

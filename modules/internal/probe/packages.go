@@ -28,7 +28,7 @@ const (
 // the repos playbook wrote), into a temporary folder: no other source can hide or fake the
 // result, and the node's own index is left as it is.
 func probePackages(ctx context.Context, o Options) Result {
-	osr, err := detectOS(o.Root)
+	osr, err := repoconf.DetectOS(o.Root)
 	if err != nil {
 		return failed("", "%v", err)
 	}
@@ -279,14 +279,27 @@ func isDnf5(tool string) bool {
 // run runs argv with the node's environment in the C locale; the output is stdout and
 // stderr together.
 func run(ctx context.Context, argv []string) (string, error) {
+	return execute(ctx, argv, false)
+}
+
+// stdout is run's stdout alone.
+func stdout(ctx context.Context, argv []string) (string, error) {
+	return execute(ctx, argv, true)
+}
+
+func execute(ctx context.Context, argv []string, stdoutOnly bool) (string, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return "", fmt.Errorf("%s not found on the node (PATH=%s)", argv[0], os.Getenv("PATH"))
 	}
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C", "DEBIAN_FRONTEND=noninteractive")
-	cmd.Stdin = nil
-	out, err := cmd.CombinedOutput()
+	var out []byte
+	if stdoutOnly {
+		out, err = cmd.Output()
+	} else {
+		out, err = cmd.CombinedOutput()
+	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%s: %w", argv[0], ctx.Err())
 	}

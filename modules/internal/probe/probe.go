@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/repoconf"
 )
 
 // Statuses of a probe.
@@ -136,9 +134,6 @@ func Table(results []Result) []string {
 	}
 	return lines
 }
-
-// detectOS reads the node's os-release under root.
-func detectOS(root string) (repoconf.OS, error) { return repoconf.DetectOS(root) }
 
 // skipped and failed build results.
 func skipped(target, format string, args ...any) Result {
