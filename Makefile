@@ -29,10 +29,11 @@ ANSIBLE_LANE       ?=
 on_lanes = tests/lib/ansible-lane.sh each "$(or $(ANSIBLE_LANE),$(1))" $(2)
 
 GO          ?= go
-# Modules in the one multi-call binary plugins/bin/airgap_linux_<arch> (see modules/airgap),
-# and modules with a small binary of their own (modules/<name>/cmd), which run on every node.
-SOLO        := $(patsubst modules/%/cmd/main.go,%,$(wildcard modules/offline_*/cmd/main.go))
-MODULES     := $(filter-out $(SOLO),$(patsubst modules/%/module.go,%,$(wildcard modules/offline_*/module.go)))
+# Modules in the big multi-call binary plugins/bin/airgap_linux_<arch> (modules/airgap), and
+# the modules that run on every node, in the small one plugins/bin/airgap_node_linux_<arch>
+# (modules/airgap_node registers the same names).
+NODE        := offline_repo_config offline_probe
+MODULES     := $(filter-out $(NODE),$(patsubst modules/%/module.go,%,$(wildcard modules/offline_*/module.go)))
 ARCHES      := amd64 arm64
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := build/airgap-kubespray-$(VERSION).tar.gz
@@ -40,40 +41,43 @@ MAX_TARBALL := 20000000
 COLLECTIONS_PATH ?= $(HOME)/.ansible/collections
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w -buildid='
 
-BINARIES := $(foreach a,$(ARCHES),plugins/bin/airgap_linux_$(a))
+BINARIES := $(foreach a,$(ARCHES),plugins/bin/airgap_linux_$(a) plugins/bin/airgap_node_linux_$(a))
 LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
-SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
+NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 .PHONY: all build docs check-docs collection install test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
-build: $(BINARIES) $(LINKS) $(SOLO_BINARIES)
+build: $(BINARIES) $(LINKS) $(NODE_LINKS)
 
 plugins/bin/airgap_linux_%: $(GO_SRC)
 	@echo "go build airgap linux/$*"
 	@mkdir -p plugins/bin
 	GOOS=linux GOARCH=$* $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/airgap
 
-# plugins/modules/<module>_linux_<arch> -> ../bin/airgap_linux_<arch> (ansible-galaxy keeps the link)
+plugins/bin/airgap_node_linux_%: $(GO_SRC)
+	@echo "go build airgap_node linux/$*"
+	@mkdir -p plugins/bin
+	GOOS=linux GOARCH=$* $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/airgap_node
+
+# plugins/modules/<module>_linux_<arch> -> ../bin/airgap_linux_<arch> or, for a node module,
+# ../bin/airgap_node_linux_<arch> (ansible-galaxy keeps the link)
 $(LINKS): $(BINARIES)
 	@ln -sfn ../bin/airgap_linux_$(lastword $(subst _, ,$@)) $@
 
-# plugins/modules/<solo module>_linux_<arch>, a binary of its own
-$(SOLO_BINARIES): $(GO_SRC)
-	@m=$$(echo $(notdir $@) | sed 's/_linux_[a-z0-9]*$$//'); a=$(lastword $(subst _, ,$@)); \
-	echo "go build $$m linux/$$a"; \
-	GOOS=linux GOARCH=$$a $(GO) build $(GOFLAGS_BUILD) -o $@ ./modules/$$m/cmd
+$(NODE_LINKS): $(BINARIES)
+	@ln -sfn ../bin/airgap_node_linux_$(lastword $(subst _, ,$@)) $@
 
 # doc_stub MODULE: print the module's documentation stub from its Go spec
-doc_stub = $(if $(filter $(1),$(SOLO)),$(GO) run ./modules/$(1)/cmd --doc-stub,$(GO) run ./modules/airgap $(1) --doc-stub)
+doc_stub = $(GO) run ./modules/$(if $(filter $(1),$(NODE)),airgap_node,airgap) $(1) --doc-stub
 
 docs:
-	@$(foreach m,$(MODULES) $(SOLO),$(call doc_stub,$(m)) > plugins/modules/$(m).py.tmp && mv plugins/modules/$(m).py.tmp plugins/modules/$(m).py && echo "wrote plugins/modules/$(m).py";)
+	@$(foreach m,$(MODULES) $(NODE),$(call doc_stub,$(m)) > plugins/modules/$(m).py.tmp && mv plugins/modules/$(m).py.tmp plugins/modules/$(m).py && echo "wrote plugins/modules/$(m).py";)
 
 check-docs:
-	@rc=0; $(foreach m,$(MODULES) $(SOLO),$(call doc_stub,$(m)) | diff -u plugins/modules/$(m).py - >/dev/null || { echo "plugins/modules/$(m).py is stale: run 'make docs' and commit it"; rc=1; };) exit $$rc
+	@rc=0; $(foreach m,$(MODULES) $(NODE),$(call doc_stub,$(m)) | diff -u plugins/modules/$(m).py - >/dev/null || { echo "plugins/modules/$(m).py is stale: run 'make docs' and commit it"; rc=1; };) exit $$rc
 
 collection: build check-docs
 	@rm -f build/airgap-kubespray-*.tar.gz
@@ -131,4 +135,4 @@ bench-images: build
 	tests/bench/images.sh
 
 clean:
-	rm -rf build plugins/bin $(LINKS) $(SOLO_BINARIES)
+	rm -rf build plugins/bin $(LINKS) $(NODE_LINKS)

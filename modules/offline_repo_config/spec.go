@@ -37,7 +37,7 @@ var Module = &module.Module{
 			"Every file it replaces or moves aside is first copied, with a journal, into C(/var/lib/airgap-kubespray/repos/), so C(state=absent) puts the host back exactly as it was.",
 			"Reads C(/etc/os-release): Ubuntu 20.04, 22.04, 24.04; Debian 11, 12, 13; RHEL, Rocky, AlmaLinux 8, 9, 10; Fedora. Anything else fails.",
 			"Idempotent: a second run reports C(changed=false). In check mode nothing is written; with C(--diff) each file's change is shown.",
-			"A small binary of its own (no network code), as it runs on every node.",
+			"Part of the small node-side binary (with M(airgap.kubespray.offline_probe)), as it runs on every node.",
 		},
 		SeeAlso:   []string{"ansible.builtin.deb822_repository", "ansible.builtin.yum_repository"},
 		CheckMode: "full",

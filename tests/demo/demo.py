@@ -5,6 +5,9 @@
     tests/demo/demo.py download  rerun the download playbook with .demo/inventory (reuses the bundle)
     tests/demo/demo.py mirror    rerun the mirror playbook (pushes what the registry lacks)
     tests/demo/demo.py verify    rerun the verify playbook against the running mirror
+    tests/demo/demo.py verify-nodes [--check]
+                                 the same, and the probe from every node (-e airgap_verify_nodes=true):
+                                 a table per node, every node's results in .demo/work/verify-nodes.json
     tests/demo/demo.py down      stop everything the demo started (make demo-down); data is kept
 
 Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
@@ -49,6 +52,7 @@ REGISTRY = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
 INVENTORY = os.path.join(DEMO, 'inventory')
 BUNDLE = os.path.join(DEMO, 'bundle')
 CHECKSUMS = os.path.join(DEMO, 'checksums.yml')
+NODES_REPORT = os.path.join(DEMO, 'work', 'verify-nodes.json')
 MIRROR = os.path.join(DEMO, 'mirror')
 # The OS each demo node runs (its scratch root's etc/os-release): this host's release, the one
 # release whose package repository can be built here (the prep host must run the target's release).
@@ -122,8 +126,10 @@ def run(args, log, **kw):
     return out
 
 
-def playbook(name, log, *extra, inventory=None):
+def playbook(name, log, *extra, inventory=None, check=False):
     args = ['ansible-playbook', '-i', inventory or os.path.join(INVENTORY, 'hosts.yaml'), 'airgap.kubespray.' + name]
+    if check:
+        args.append('--check')
     for e in extra:
         args += ['-e', e if isinstance(e, str) else json.dumps(e)]
     return run(args, log)
@@ -327,21 +333,39 @@ def mirror(state, log='mirror'):
     return playbook('mirror', log, mirror_vars(state))
 
 
+def node_vars():
+    """The nodes are the inventory's own hosts, reached with a local connection into their roots."""
+    return {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+
+
 def repos(state):
     for host, (os_id, version) in NODE_OS.items():
         if not os.path.exists(os.path.join(DEMO, 'nodes', host, 'etc', 'os-release')):
             fake_root(os.path.join(DEMO, 'nodes', host), os_id, version)
-    # The nodes are the inventory's own hosts, reached with a local connection into their roots.
-    return playbook('repos', 'repos', {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
-                                       'airgap_repos_become': False,
-                                       'airgap_repos_root': os.path.join(DEMO, 'nodes') + '/{{ inventory_hostname }}'})
+    return playbook('repos', 'repos', dict(node_vars(), airgap_repos_become=False,
+                                           airgap_repos_root=os.path.join(DEMO, 'nodes') + '/{{ inventory_hostname }}'))
 
 
-def verify(state, log='verify'):
-    out = playbook('verify', log, {'airgap_kubespray_dir': KUBESPRAY,
-                                   'airgap_verify_ca_path': os.path.join(MIRROR, 'registry-tls', 'ca.pem')}, '@' + CHECKSUMS)
+def verify(state, log='verify', nodes=False, check=False):
+    v = {'airgap_kubespray_dir': KUBESPRAY, 'airgap_verify_ca_path': os.path.join(MIRROR, 'registry-tls', 'ca.pem')}
+    if nodes:
+        # The probe from every node, on its scratch root: files through files_repo, apt from the
+        # mirror's repository alone, containerd where one runs (none does, unless a test starts one).
+        v.update(node_vars(), airgap_verify_nodes=True, airgap_verify_nodes_become=False,
+                 airgap_verify_nodes_root=os.path.join(DEMO, 'nodes') + '/{{ inventory_hostname }}',
+                 airgap_verify_nodes_report=NODES_REPORT)
+        if os.path.exists(NODES_REPORT):
+            os.remove(NODES_REPORT)
+    out = playbook('verify', log, v, '@' + CHECKSUMS, check=check)
     for line in summary_lines(out, 'Verify | Summary'):
         say('   ' + line)
+    if nodes:
+        with open(NODES_REPORT) as f:
+            report = json.load(f)
+        for host in sorted(report):
+            say('   %s:' % host)
+            for line in report[host].get('table', []):
+                say('     ' + line)
     return out
 
 
@@ -388,8 +412,8 @@ def up():
         say('   wrote %s' % os.path.relpath(os.path.join(INVENTORY, 'group_vars', 'all', 'offline.yml'), REPO))
     with Step(state, '5. offline: airgap.kubespray.repos on node1..3 (scratch roots under .demo/nodes)'):
         repos(state)
-    with Step(state, '6. offline: airgap.kubespray.verify (asks Kubespray, checks the mirror)'):
-        verify(state)
+    with Step(state, '6. offline: airgap.kubespray.verify (asks Kubespray, checks the mirror, probes it from every node)'):
+        verify(state, nodes=True)
     total = time.monotonic() - start
     m = state['mirror']
     say('')
@@ -402,6 +426,7 @@ def up():
     say('  offline.yml     .demo/inventory/group_vars/all/offline.yml')
     say('  bundle          .demo/bundle (SHA256SUMS, manifest.yaml, files/, images/)')
     say('  nodes           .demo/nodes/node1..3 (apt and pip pointed at the mirror, signed; the registry CA installed)')
+    say('  node probes     .demo/work/verify-nodes.json (no containerd runs in the scratch roots: that probe is skipped)')
     say('  bootstrap       .demo/bundle/bootstrap.sh (an admin node with no Ansible: OS repo via file:, Python, venv)')
     say('  logs            .demo/logs/')
     say('')
@@ -413,8 +438,10 @@ def up():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('command', nargs='?', default='up', choices=['up', 'download', 'mirror', 'repos', 'verify', 'down'])
-    cmd = ap.parse_args().command
+    ap.add_argument('command', nargs='?', default='up', choices=['up', 'download', 'mirror', 'repos', 'verify', 'verify-nodes', 'down'])
+    ap.add_argument('--check', action='store_true', help='verify, verify-nodes: run the playbook in check mode')
+    opts = ap.parse_args()
+    cmd = opts.command
     if cmd == 'up':
         return up()
     state = load_state()
@@ -423,7 +450,8 @@ def main():
     if 'upstream' not in state:
         raise SystemExit('demo: no demo in %s: run `make demo` first' % DEMO)
     {'download': lambda: (download(state), upstream_down()), 'mirror': lambda: mirror(state),
-     'repos': lambda: repos(state), 'verify': lambda: verify(state)}[cmd]()
+     'repos': lambda: repos(state), 'verify': lambda: verify(state, check=opts.check),
+     'verify-nodes': lambda: verify(state, 'verify-nodes', nodes=True, check=opts.check)}[cmd]()
 
 
 if __name__ == '__main__':

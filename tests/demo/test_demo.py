@@ -9,14 +9,22 @@
 - removing any one served file or image makes verify fail naming that item (and only it);
   restoring it makes verify pass again;
 - switching the demo inventory from calico to cilium, download fetches only cilium's items;
+- -e airgap_verify_nodes=true probes the mirror from every node (a table per node, results in a
+  report): files and packages from the scratch roots, containerd from node1 where the test runs a
+  containerd of its own through Kubespray's hosts.toml (skipped on the others, none runs there);
+  in check mode too; a key removed from node2, or the CA from node1's hosts.toml, fails that node
+  only, naming the node and the probe;
 - make demo-down stops every server it started.
 """
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 import yaml
@@ -42,6 +50,115 @@ def log(name):
 def load(path):
     with open(path) as f:
         return yaml.safe_load(f)
+
+
+def flatten(value):
+    out = []
+    for v in value:
+        out.extend(flatten(v) if isinstance(v, (list, tuple)) else [v])
+    return out
+
+
+def crictl():
+    """crictl if this host has one: $AIRGAP_CRICTL, PATH, or $AIRGAP_CACHE/tools/crictl-<version>/."""
+    found = os.environ.get('AIRGAP_CRICTL') or shutil.which('crictl')
+    if not found:
+        cached = sorted(glob.glob(os.path.join(os.environ.get('AIRGAP_CACHE', '/var/cache/airgap-kubespray'),
+                                               'tools', 'crictl-*', 'crictl')))
+        found = cached[-1] if cached else None
+    return found
+
+
+class NodeContainerd:
+    """A containerd (this host's) standing in for the one Kubespray installs on a demo node: its
+    socket at the node root's /run/containerd/containerd.sock, its CRI plugin reading hosts.toml
+    files from the root's /etc/containerd/certs.d, where hosts_toml() renders Kubespray's own
+    template for offline.yml's containerd_registries_mirrors (the CA path taken inside the root,
+    as containerd reads paths as written)."""
+
+    def __init__(self, host):
+        self.root = os.path.join(demo.DEMO, 'nodes', host)
+        self.dir = os.path.join(demo.DEMO, 'work', 'containerd-' + host)
+        self.sock = os.path.join(self.root, 'run', 'containerd', 'containerd.sock')
+        self.proc = None
+
+    @staticmethod
+    def missing():
+        """Why no containerd can run here, or None."""
+        if os.geteuid() != 0:
+            return 'not root'
+        if not shutil.which('containerd'):
+            return 'no containerd'
+        if not (shutil.which('ctr') or crictl()):
+            return 'neither ctr nor crictl'
+        return None
+
+    def hosts_toml(self, with_ca=True):
+        import jinja2
+        offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
+        item = json.loads(json.dumps(offline['containerd_registries_mirrors'][0]).replace('{{ registry_host }}', offline['registry_host']))
+        for m in item['mirrors']:
+            if with_ca:
+                m['ca'] = [self.root + c for c in m.get('ca', [])]
+            else:
+                m.pop('ca', None)
+        with open(os.path.join(demo.KUBESPRAY, 'roles', 'container-engine', 'containerd', 'templates', 'hosts.toml.j2')) as f:
+            env = jinja2.Environment()
+            env.filters['flatten'] = flatten  # Ansible's, the one non-Jinja filter the template uses
+            text = env.from_string(f.read()).render(item=item)
+        path = os.path.join(self.root, 'etc', 'containerd', 'certs.d', item['prefix'], 'hosts.toml')
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def start(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        os.makedirs(os.path.dirname(self.sock), exist_ok=True)
+        self.hosts_toml()
+        config = os.path.join(self.dir, 'config.toml')
+        with open(config, 'w') as f:
+            f.write('\n'.join([
+                'version = 2', 'root = %s' % json.dumps(os.path.join(self.dir, 'root')),
+                'state = %s' % json.dumps(os.path.join(self.dir, 'state')),
+                'disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", '
+                '"io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp"]',
+                '[grpc]', '  address = %s' % json.dumps(self.sock), '[ttrpc]', '  address = %s' % json.dumps(self.sock + '.ttrpc'),
+                '[debug]', '  address = %s' % json.dumps(os.path.join(self.dir, 'debug.sock')), '[metrics]', '  address = ""',
+                '[plugins."io.containerd.internal.v1.opt"]', '  path = %s' % json.dumps(os.path.join(self.dir, 'opt')),
+                '[plugins."io.containerd.grpc.v1.cri".containerd]', '  snapshotter = "native"',
+                '[plugins."io.containerd.grpc.v1.cri".registry]',
+                '  config_path = %s' % json.dumps(os.path.join(self.root, 'etc', 'containerd', 'certs.d')), '']))
+        self.log = open(os.path.join(self.dir, 'containerd.log'), 'w')
+        self.proc = subprocess.Popen(['containerd', '--config', config], stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(200):
+            if os.path.exists(self.sock) and subprocess.run(['ctr', '--address', self.sock, 'version'] if shutil.which('ctr')
+                                                            else [crictl(), '-r', 'unix://' + self.sock, 'version'],
+                                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        with open(os.path.join(self.dir, 'containerd.log')) as f:
+            raise AssertionError('containerd did not start:\n' + f.read()[-3000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        self.proc = None
+        shutil.rmtree(os.path.join(self.root, 'run'), ignore_errors=True)
+        shutil.rmtree(os.path.join(self.root, 'etc', 'containerd', 'certs.d', load(os.path.join(
+            demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))['registry_host']), ignore_errors=True)
 
 
 class Demo(unittest.TestCase):
@@ -221,6 +338,93 @@ class Demo(unittest.TestCase):
         self.assertEqual((ecr['host'], ecr['override_path']), ('https://{{ registry_host }}/v2/public.ecr.aws', True))
         self.assertNotIn('override_path', prefixes['quay.io']['mirrors'][0])
         self.assertTrue(files_repo.startswith('http://127.0.0.1:'))
+
+    def nodes_report(self):
+        with open(demo.NODES_REPORT) as f:
+            report = json.load(f)
+        self.assertEqual(set(report), set(demo.NODE_OS))
+        return {host: {p['probe']: p for p in r['probes']} for host, r in report.items()}, report
+
+    def test_f_verify_from_every_node(self):
+        files_repo = 'http://127.0.0.1:%d/' % self.state['mirror']['files_port']
+        packages = 'ok' if demo.host_target() else 'skipped'
+        why_not = NodeContainerd.missing()
+        ctrd = None if why_not else NodeContainerd('node1')
+        tool = crictl()
+        path = os.environ['PATH']
+        try:
+            if tool:  # the probe takes crictl (containerd's CRI, as kubelet pulls) when the node has it
+                os.environ['PATH'] = os.path.dirname(os.path.abspath(tool)) + os.pathsep + path
+            if ctrd:
+                ctrd.start()
+
+            def expect_all_green(out):
+                probes, report = self.nodes_report()
+                for host in demo.NODE_OS:
+                    with self.subTest(host=host):
+                        self.assertEqual([p['probe'] for p in report[host]['probes']], ['files', 'packages', 'containerd'])
+                        self.assertEqual(report[host]['failed_probes'], [])
+                        f = probes[host]['files']
+                        self.assertEqual(f['status'], 'ok', f)
+                        self.assertTrue(f['target'].startswith(files_repo), f)
+                        self.assertIn("sha256 matches Kubespray's", f['detail'])
+                        self.assertEqual(probes[host]['packages']['status'], packages, probes[host]['packages'])
+                        if packages == 'ok':
+                            self.assertEqual(probes[host]['packages']['target'], '%sdebs/debian-12/' % files_repo)
+                            self.assertEqual(probes[host]['packages']['command'][:2], ['apt-get', 'update'])
+                        c = probes[host]['containerd']
+                        if ctrd and host == 'node1':
+                            self.assertEqual(c['status'], 'ok', c)
+                            self.assertIn('/pause:', c['target'])  # Kubespray's pod_infra image
+                            self.assertIn('through /etc/containerd/certs.d/%s/hosts.toml' % c['target'].split('/')[0], c['detail'])
+                            self.assertEqual(c['command'][0], 'crictl' if tool else 'ctr')
+                        else:
+                            self.assertEqual(c['status'], 'skipped', c)
+                            self.assertIn('containerd is not running on the node', c['detail'])
+                        self.assertIn('%s reaches the mirror' % host, out)
+                        self.assertEqual(report[host]['table'][0].split(), ['PROBE', 'STATUS', 'DETAIL'])
+                return probes
+
+            p = demo_cmd('verify-nodes')
+            green = expect_all_green(p.stdout + log('verify-nodes'))
+            # Check mode: the probes only read, so they run there too, with the same outcome.
+            p = demo_cmd('verify-nodes', '--check')
+            self.assertEqual({h: {n: r['status'] for n, r in v.items()} for h, v in expect_all_green(p.stdout + log('verify-nodes')).items()},
+                             {h: {n: r['status'] for n, r in v.items()} for h, v in green.items()})
+
+            breaks = []
+            if packages == 'ok':
+                key = os.path.join(demo.DEMO, 'nodes', 'node2', 'etc', 'apt', 'keyrings', 'airgap-kubespray.asc')
+                breaks.append(('node2', 'packages', 'apt-get update from %sdebs/debian-12/' % files_repo,
+                               lambda: os.rename(key, key + '.away'), lambda: os.rename(key + '.away', key)))
+            if ctrd:
+                breaks.append(('node1', 'containerd', 'x509: certificate signed by unknown authority',
+                               lambda: ctrd.hosts_toml(with_ca=False), lambda: ctrd.hosts_toml(with_ca=True)))
+            for host, probe, detail, brk, fix in breaks:
+                with self.subTest(broken='%s %s' % (host, probe)):
+                    brk()
+                    try:
+                        p = demo_cmd('verify-nodes', check=False)
+                    finally:
+                        fix()
+                    self.assertNotEqual(p.returncode, 0, 'verify passed with %s broken on %s' % (probe, host))
+                    probes, report = self.nodes_report()
+                    self.assertEqual([f['probe'] for f in report[host]['failed_probes']], [probe])
+                    self.assertEqual(probes[host][probe]['status'], 'FAILED')
+                    self.assertIn(detail, probes[host][probe]['detail'])
+                    out = log('verify-nodes')
+                    self.assertIn('%s cannot reach the mirror: %s: ' % (host, probe), out)
+                    for other in set(demo.NODE_OS) - {host}:
+                        self.assertEqual(report[other]['failed_probes'], [], other)
+                        self.assertNotIn('%s cannot reach the mirror' % other, out)
+            if not breaks:
+                self.skipTest('nothing to break here: no OS repository (not Debian 12) and no containerd (%s)' % why_not)
+            if why_not:
+                sys.stderr.write('(containerd probe only seen skipped: %s) ' % why_not)
+        finally:
+            os.environ['PATH'] = path
+            if ctrd:
+                ctrd.stop()
 
 
 if __name__ == '__main__':

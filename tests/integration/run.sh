@@ -93,9 +93,14 @@ tarball_contents() {
       { echo "missing or not executable: plugins/bin/airgap_linux_${arch}"; ok=1; }
     grep -Eq "^l.* plugins/modules/offline_file_fetch_linux_${arch} -> \.\./bin/airgap_linux_${arch}\$" "$list" ||
       { echo "missing link: plugins/modules/offline_file_fetch_linux_${arch}"; ok=1; }
-    # offline_repo_config runs on every node: a small binary of its own, not the multi-call one.
-    grep -Eq "^-..x.* plugins/modules/offline_repo_config_linux_${arch}\$" "$list" ||
-      { echo "missing or not executable: plugins/modules/offline_repo_config_linux_${arch}"; ok=1; }
+    # The modules that run on every node: links to the small node-side binary, not the big one.
+    grep -Eq "^-..x.* plugins/bin/airgap_node_linux_${arch}\$" "$list" ||
+      { echo "missing or not executable: plugins/bin/airgap_node_linux_${arch}"; ok=1; }
+    local node
+    for node in offline_repo_config offline_probe; do
+      grep -Eq "^l.* plugins/modules/${node}_linux_${arch} -> \.\./bin/airgap_node_linux_${arch}\$" "$list" ||
+        { echo "missing link: plugins/modules/${node}_linux_${arch}"; ok=1; }
+    done
   done
   local want
   for want in plugins/modules/offline_file_fetch.py plugins/action/offline_file_fetch.py \

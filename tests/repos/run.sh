@@ -7,7 +7,7 @@
 #   2. a flat apt repository (dpkg-scanpackages), a PEP 503 pip index (Debian's wheels) and a
 #      createrepo_c RPM repository, all behind one throw-away nginx on 127.0.0.1
 #      (tests/lib/nginx.sh, tests/repos/fixtures.sh);
-#   3. the module (built from modules/offline_repo_config/cmd) run with --root on copies of the
+#   3. the module (the node-side binary modules/airgap_node, named offline_repo_config) run with --root on copies of the
 #      Debian root and on a minimal Rocky 9 root; then apt-get inside the Debian root (chroot),
 #      pip on the host with the pip.conf the module wrote, and dnf --installroot on the Rocky
 #      root must install from 127.0.0.1 and from nothing else;
@@ -69,8 +69,9 @@ host_paths=(etc/apt etc/pip.conf etc/yum.repos.d etc/dnf var/lib/airgap-kubespra
 bin=${AIRGAP_REPO_CONFIG_BIN:-}
 if [ -z "$bin" ]; then
   bin=$tmp/offline_repo_config
-  if ! (cd "$repo" && CGO_ENABLED=0 go build -o "$bin" ./modules/offline_repo_config/cmd) >"$tmp/logs/go-build.log" 2>&1; then
-    echo "run.sh: go build ./modules/offline_repo_config/cmd failed; the module checks will fail:" >&2
+  # The node-side multi-call binary runs the module it is named after.
+  if ! (cd "$repo" && CGO_ENABLED=0 go build -o "$bin" ./modules/airgap_node) >"$tmp/logs/go-build.log" 2>&1; then
+    echo "run.sh: go build ./modules/airgap_node failed; the module checks will fail:" >&2
     tail -n 20 "$tmp/logs/go-build.log" >&2
     bin=$tmp/offline_repo_config-missing
   fi

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,9 @@ type ClientOptions struct {
 	Insecure bool
 	// CAPath names a PEM file of extra CA certificates to trust, beside the system pool.
 	CAPath string
+	// RootCAs, if set, is the only pool trusted: the system pool and CAPath are not used
+	// (a node's own trust store, read from under its root).
+	RootCAs *x509.CertPool
 	// MaxConnsPerHost, if > 0, caps connections to one host.
 	MaxConnsPerHost int
 }
@@ -38,6 +42,9 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 	tlsConf, err := tlsconf.New(o.CAPath, o.Insecure)
 	if err != nil {
 		return nil, err
+	}
+	if o.RootCAs != nil {
+		tlsConf.RootCAs = o.RootCAs
 	}
 	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{

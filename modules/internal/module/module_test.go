@@ -23,6 +23,7 @@ var spec = module.Spec{
 		{Name: "state", Default: "present", Choices: []any{"present", "absent"}},
 		{Name: "tags", Type: module.TypeList, Elements: module.TypeStr},
 		{Name: "ports", Type: module.TypeList, Elements: module.TypeInt},
+		{Name: "checks", Type: module.TypeList, Elements: module.TypeStr, Choices: []any{"files", "images"}},
 		{Name: "labels", Type: module.TypeDict},
 		{Name: "password", NoLog: true},
 		{Name: "token", NoLog: true},
@@ -46,6 +47,7 @@ func TestValidate(t *testing.T) {
 		"dest":                     "~/$AIRGAP_TEST_DIR/a",
 		"tags":                     "a,b",
 		"ports":                    []any{"80", json.Number("443")},
+		"checks":                   []any{"images", "files"},
 		"labels":                   "a=1,b=2",
 		"items":                    []any{map[string]any{"url": "u"}},
 		"_ansible_check_mode":      true,
@@ -69,6 +71,9 @@ func TestValidate(t *testing.T) {
 	}
 	if ports := p["ports"].([]any); ports[0] != int64(80) || ports[1] != int64(443) {
 		t.Errorf("ports = %#v", ports)
+	}
+	if checks := p["checks"].([]any); len(checks) != 2 || checks[0] != "images" {
+		t.Errorf("checks = %#v", checks)
 	}
 	if labels := p["labels"].(map[string]any); labels["b"] != "2" {
 		t.Errorf("labels = %#v", labels)
@@ -94,6 +99,8 @@ func TestValidateErrors(t *testing.T) {
 			[]string{"argument 'enabled' is of type <class 'str'>", "not a valid boolean"}},
 		{"choices", map[string]any{"name": "x", "state": "gone"},
 			[]string{"value of state must be one of: present, absent, got: gone"}},
+		{"list choices", map[string]any{"name": "x", "checks": []any{"files", "disks", "nets"}},
+			[]string{"value of checks must be one or more of: files, images. Got no match for: disks, nets"}},
 		{"exclusive", map[string]any{"name": "x", "password": "p", "token": "t"},
 			[]string{"parameters are mutually exclusive: password|token"}},
 		{"sub missing", map[string]any{"name": "x", "items": []any{map[string]any{"checksum": "c"}}},

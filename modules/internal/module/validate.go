@@ -104,7 +104,19 @@ func (v *validator) options(opts []Option, raw map[string]any, where string) map
 			v.fail("%s", err)
 			continue
 		}
-		if len(o.Choices) > 0 && !inChoices(conv, o.Choices) {
+		if list, ok := conv.([]any); ok && len(o.Choices) > 0 {
+			// As Ansible: each element of a list option must be one of the choices.
+			var bad []string
+			for _, e := range list {
+				if !inChoices(e, o.Choices) {
+					bad = append(bad, fmt.Sprint(e))
+				}
+			}
+			if len(bad) > 0 {
+				v.fail("value of %s must be one or more of: %s. Got no match for: %s%s", o.Name, joinAny(o.Choices), strings.Join(bad, ", "), foundIn(where))
+				continue
+			}
+		} else if len(o.Choices) > 0 && !inChoices(conv, o.Choices) {
 			v.fail("value of %s must be one of: %s, got: %v%s", o.Name, joinAny(o.Choices), conv, foundIn(where))
 			continue
 		}
