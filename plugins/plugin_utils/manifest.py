@@ -179,6 +179,8 @@ def manifest_add_scanned(manifest, scan, registry=''):
         via = None
         if registry and not str(found['repo']).startswith(registry + '/'):
             via = '%s/%s%s' % (registry, found['target'], (':' + found['tag']) if found['tag'] else '@' + found['digest'])
+            if via in images:  # the same image Kubespray already names on the registry (cilium's own)
+                continue
         _add_image(images, {
             'name': found['name'], 'source': found['source'], 'repo': found['repo'], 'tag': found['tag'],
             'digest': found.get('digest'), 'target': found['target'], 'origin': found['kind'],

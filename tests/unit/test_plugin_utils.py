@@ -139,6 +139,15 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(checked, {'x': 'quay.io/a/b:1', 'redis': 'reg:5000/public.ecr.aws/docker/library/redis:7'})
         self.assertEqual(m.manifest_upstream_registries(out), [{'registry': 'public.ecr.aws', 'path': 'public.ecr.aws'}])
 
+    def test_scanned_image_already_on_the_registry_is_not_checked_twice(self):
+        ours = {'name': 'cilium', 'source': 'reg:5000/cilium/cilium:v1', 'repo': 'reg:5000/cilium/cilium', 'tag': 'v1',
+                'target': 'cilium/cilium', 'arch': 'amd64', 'groups': ['k8s_cluster'], 'enabled': True, 'origin': 'downloads'}
+        manifest = m.manifest_merge([evaluation('a', images=[ours])], arches=['amd64'])
+        chart = {'name': 'cilium', 'source': 'quay.io/cilium/cilium:v1', 'repo': 'quay.io/cilium/cilium', 'tag': 'v1',
+                 'target': 'cilium/cilium', 'kind': 'chart', 'found_in': ['cilium_helm_chart']}
+        out = m.manifest_add_scanned(manifest, {'images': [chart]}, registry='reg:5000')
+        self.assertEqual([i['source'] for i in out['images']], ['reg:5000/cilium/cilium:v1'])
+
     def test_offline_vars_merge_over_the_inventorys(self):
         want = {'cilium_extra_values': {'image': {'useDigest': False}}, 'flags': '--x'}
         out = m.manifest_offline_vars(want, {'cilium_extra_values': {'image': {'useDigest': True, 'pullPolicy': 'Never'}},
