@@ -151,8 +151,15 @@ func parseList(b []byte) ([]any, error) {
 		}
 		if list, ok := doc.([]any); ok {
 			for i, e := range list {
-				if s, ok := e.(string); ok {
-					list[i] = map[string]any{"source": s}
+				switch v := e.(type) {
+				case string:
+					list[i] = map[string]any{"source": v}
+				case map[string]any: // a manifest entry: only what pulling takes (origin, found_in, ... are the manifest's)
+					img := map[string]any{"source": v["source"]}
+					if d, ok := v["digest"]; ok && d != nil {
+						img["digest"] = d
+					}
+					list[i] = img
 				}
 			}
 			return list, nil

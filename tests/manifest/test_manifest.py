@@ -439,12 +439,12 @@ class GeneratedOfflineVars(unittest.TestCase):
                 if plugin == 'cilium':
                     changes.append(('all/cilium-own.yml', 'cilium_extra_values', own))
                 inv = make_inventory(release, 'offline-vars-' + plugin, changes)
-                up = run_manifest(release, inv)[0]  # the upstream view: what download writes in the bundle
+                up, _, _, _, up_dir = run_manifest(release, inv)  # the upstream view: what download writes in the bundle
                 target = os.path.join(inv, 'group_vars', 'all', 'offline.yml')
                 settings = {'airgap_registry_host': 'registry.airgap.test:35000', 'airgap_files_repo': 'http://files.airgap.test:8080',
                             'airgap_registry_ca_file': '/etc/containerd/certs.d/airgap-ca.pem',
                             'airgap_offline_debian_repo': 'http://files.airgap.test:8080/debs/bookworm',
-                            'test_offline_vars': up['offline_vars'],
+                            'test_manifest_path': os.path.join(up_dir, 'manifest.yaml'),
                             'test_inventory_values': {'cilium_extra_values': own} if plugin == 'cilium' else {}}
                 out = self.write_vars(target, settings)
                 self.assertIn('the previous version is', out, 'the sample offline.yml differs: it must be backed up')

@@ -229,7 +229,7 @@ class PackagesPerRelease(unittest.TestCase):
             self.assertLessEqual({'ntp', 'chrony'}, ntp_pkgs)
             # Kubespray's ntp_package: chrony on RedHat, else ntp (read from its template).
             text = ' '.join(str(sample_value(release, 'ntp_package')).split())
-            m = re.search(r'ansible_os_family == "RedHat" -%\}\s*(\S+)\s*\{%- else -%\}\s*(\S+)\s*\{%- endif', text)
+            m = re.search(r'(?:ansible_os_family|ansible_facts\[.os_family.\]) == "RedHat" -%\}\s*(\S+)\s*\{%- else -%\}\s*(\S+)\s*\{%- endif', text)
             self.assertTrue(m, text)
             redhat_ntp, other_ntp = m.groups()
             sample = run_packages(release, 'sample')
