@@ -12,13 +12,14 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.manifest import (
-    manifest_add_scanned, manifest_load, manifest_merge)
+    manifest_add_scanned, manifest_load, manifest_merge, manifest_offline_vars)
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(('name', 'evaluations', 'classes', 'scope', 'arches', 'path', 'manifest', 'scan', 'registry'))
+    _VALID_ARGS = frozenset(('name', 'evaluations', 'classes', 'scope', 'arches', 'path', 'manifest', 'scan', 'registry',
+                             'inventory_host'))
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
@@ -45,6 +46,11 @@ class ActionModule(ActionBase):
                 manifest = manifest_load(text)
             else:
                 manifest = manifest_add_scanned(args['manifest'], args.get('scan'), registry=args.get('registry') or '')
+            host = args.get('inventory_host')
+            if host:  # offline_vars merged over the host's own values, as the inventory writes them
+                own = (task_vars or {})['hostvars'].raw_get(host)
+                manifest = dict(manifest, offline_vars=manifest_offline_vars(
+                    manifest.get('offline_vars'), dict((k, own[k]) for k in manifest.get('offline_vars') or {} if k in own)))
         except AnsibleError as e:
             return dict(result, failed=True, msg=str(e))
         result.update(changed=False, ansible_facts={name: manifest})
