@@ -5,6 +5,7 @@
 #   make collection      build/airgap-kubespray-<version>.tar.gz (checked < 20 MB)
 #   make install         install that tarball into $(COLLECTIONS_PATH)
 #   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible)
+#   make test-clients    containerd (CRI, ctr) and Kubespray's download_file.yml against the demo mirror
 #   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook against its 15 s budget
@@ -30,7 +31,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 SOLO_BINARIES := $(foreach m,$(SOLO),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -74,7 +75,7 @@ lint:
 	$(GO) vet ./...
 	@python3 -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
 
-test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
+test: lint test-go check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo test-clients
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -102,6 +103,12 @@ test-os-repos: collection
 
 test-demo: collection
 	python3 -m unittest discover -s tests/demo -v
+
+# Kubespray's own clients (containerd via CRI and ctr, its download_file.yml) against the demo
+# mirror; containerd and crictl are built once into $AIRGAP_CACHE/tools
+# (default /var/cache/airgap-kubespray) and reused.
+test-clients: collection
+	python3 -m unittest discover -s tests/clients -v
 
 bench-files:
 	tests/bench/files.sh
