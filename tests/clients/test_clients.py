@@ -15,9 +15,10 @@
   exactly that item (for each client), and passes again once it is restored;
 - containerd, ctr and crictl are built once into $AIRGAP_CACHE/tools and reused.
 
-The demo: a running one (AIRGAP_DEMO_DIR or .demo/, its mirror answering) is used and left
-running; otherwise the test brings up a fresh one there (tests/demo/demo.py up) and stops it at
-the end.
+The demo (AIRGAP_DEMO_DIR, default .demo/): a running one is used and left running; a stopped one
+(make test-demo leaves its data) has its mirror started again (tests/demo/demo.py mirror); with
+none, a fresh one is brought up (tests/demo/demo.py up). Either of the last two is stopped at the
+end (tests/demo/demo.py down).
 """
 import contextlib
 import json
@@ -75,10 +76,11 @@ def moved_away(path):
 class Clients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.started = False
-        if not clients.mirror_running():
+        cls.started = not clients.mirror_running()
+        if cls.started and os.path.exists(os.path.join(demo.BUNDLE, 'manifest.yaml')) and 'mirror' in demo.load_state():
+            sh(sys.executable, DEMO_PY, 'mirror')  # a stopped demo (make test-demo stops its own): start its mirror again
+        elif cls.started:
             sh(sys.executable, DEMO_PY, 'up')
-            cls.started = True
         cls.code, cls.res = check()
         # The evaluation of this first check, reused by the later ones (removing an item from
         # the mirror does not change what Kubespray asks for).
