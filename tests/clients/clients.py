@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -169,10 +170,12 @@ class Node:
         self.root = os.path.join(dir, 'root')
         self.state = os.path.join(dir, 'state')
         self.sock = os.path.join(dir, 'containerd.sock')
+        self.pidfile = os.path.join(dir, 'containerd.pid')
         self.proc = None
 
     def render(self, node):
         """config.toml and hosts.toml from Kubespray's containerd role, paths aside (node.yml)."""
+        self.stop_stale()
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         playbook(os.path.join(HERE, 'node.yml'), 'node', {
@@ -185,6 +188,7 @@ class Node:
     def start(self, log):
         if os.geteuid() != 0:
             raise Failure('containerd as on a node needs root (a mount namespace, mounts, its own root)')
+        self.stop_stale()
         for d in (self.root, self.state):
             shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d, mode=0o711)
@@ -197,6 +201,8 @@ class Node:
                  self.root, '--', os.path.join(self.bin_dir['containerd'], 'containerd'),
                  '--config', os.path.join(self.cfg, 'config.toml'), '--address', self.sock],
                 stdout=f, stderr=subprocess.STDOUT)
+        with open(self.pidfile, 'w') as f:
+            f.write('%d\n' % self.proc.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -207,6 +213,29 @@ class Node:
             time.sleep(0.3)
         self.stop()
         raise Failure('containerd did not answer on %s in 60 s (log %s)' % (self.sock, self.log))
+
+    def stop_stale(self):
+        """Stops a containerd a killed run left behind on this folder (its pid file, its config)."""
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read())
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                stale = os.path.join(self.cfg, 'config.toml').encode() in f.read().split(b'\0')
+        except (OSError, ValueError):
+            return
+        if not stale:
+            return
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            try:
+                with open('/proc/%d/stat' % pid) as f:
+                    if f.read().rsplit(')', 1)[1].split()[0] == 'Z':
+                        return
+            except OSError:
+                return
+            time.sleep(0.1)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
