@@ -6,6 +6,7 @@
 #   make install         install that tarball into $(COLLECTIONS_PATH)
 #   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible),
 #                        the Ansible suites on each ansible-core lane (below)
+#   make test-clients    containerd (CRI, ctr) and Kubespray's download_file.yml against the demo mirror
 #   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook for 3, 300 and 1,000 hosts (classes of hosts)
@@ -46,7 +47,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -93,7 +94,7 @@ lint:
 	$(GO) vet ./...
 	@$(PYTHON) -c 'import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]' $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses"
 
-test: lint test-go test-unit check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo
+test: lint test-go test-unit check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo test-clients
 
 test-go:
 	AIRGAP_HELM=$$(tests/lib/tools.sh helm) $(GO) test -count=1 ./...
@@ -124,6 +125,12 @@ test-os-repos: collection
 
 test-demo: collection
 	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/demo -v)
+
+# Kubespray's own clients (containerd via CRI and ctr, its download_file.yml) against the demo
+# mirror; containerd and crictl are built once into $AIRGAP_CACHE/tools
+# (default /var/cache/airgap-kubespray) and reused.
+test-clients: collection
+	python3 -m unittest discover -s tests/clients -v
 
 bench-files:
 	tests/bench/files.sh
