@@ -130,7 +130,7 @@ test-demo: collection
 # mirror; containerd and crictl are built once into $AIRGAP_CACHE/tools
 # (default /var/cache/airgap-kubespray) and reused.
 test-clients: collection
-	python3 -m unittest discover -s tests/clients -v
+	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/clients -v)
 
 bench-files:
 	tests/bench/files.sh

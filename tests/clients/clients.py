@@ -8,7 +8,9 @@ check needs a running demo (tests/demo/demo.py up) and root (a mount namespace).
 
 1. The evaluation: the collection's airgap.kubespray.manifest playbook on the demo inventory in the
    offline view (-e airgap_manifest_upstream=false, -e @checksums.yml): the images and files
-   Kubespray will ask the mirror for.
+   Kubespray will ask the mirror for; plus the images the download found inside the charts and
+   manifests Kubespray applies (Argo CD's, kubelet-csr-approver's), by their upstream names,
+   which containerd reaches through offline.yml's mirrors of their registries.
 2. Images: containerd at Kubespray's containerd_version (evaluated from kubespray_defaults), with
    config.toml and hosts.toml rendered from Kubespray's containerd role (node.yml), runs in a
    private mount namespace where the node's etc/containerd (the registry CA the repos playbook
@@ -140,12 +142,20 @@ def playbook(name, log, *extra):
 
 
 def evaluate():
-    """The manifest of what Kubespray will ask the mirror for (the offline view)."""
+    """The manifest of what Kubespray will ask the mirror for (the offline view), and the images
+    the download found inside the charts and manifests Kubespray applies (the bundle's manifest):
+    the nodes pull those by their upstream names, through containerd's mirror of their registry."""
     out = os.path.join(WORK, 'manifest')
     playbook('airgap.kubespray.manifest', 'manifest',
              {'airgap_kubespray_dir': demo.KUBESPRAY, 'airgap_manifest_dir': out, 'airgap_manifest_upstream': False})
     with open(os.path.join(out, 'manifest.yaml')) as f:
-        return yaml.safe_load(f)
+        manifest = yaml.safe_load(f)
+    with open(os.path.join(demo.BUNDLE, 'manifest.yaml')) as f:
+        bundle = yaml.safe_load(f)
+    listed = {i['source'] for i in manifest['images']}
+    manifest['images'] += [i for i in bundle['images']
+                           if i.get('origin') in ('chart', 'manifest') and i['source'] not in listed]
+    return manifest
 
 
 def versions(node):
