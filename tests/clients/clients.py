@@ -348,7 +348,10 @@ def check_files(manifest):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     out = os.path.join(work, 'results.json')
-    items = [f for f in manifest['files'] if not f.get('extra')]
+    # What Kubespray's download role fetches: its `downloads` entries (not the quirks' helm
+    # repositories and charts, which helm and cilium's CLI fetch on the control plane, nor the
+    # helm the collection renders charts with on the controller: purpose scan).
+    items = [f for f in manifest['files'] if f.get('origin', 'downloads') == 'downloads' and not f.get('purpose')]
     names = sorted({f['name'] for f in items})
     playbook(os.path.join(HERE, 'files.yml'), 'files', {
         'airgap_kubespray_dir': demo.KUBESPRAY, 'airgap_clients_names': names, 'airgap_clients_out': out,
@@ -378,8 +381,10 @@ def check_files(manifest):
     for name in got['not_downloaded']:
         results.append({'kind': 'file', 'name': name, 'ok': False, 'url': expected[name]['url'],
                         'msg': 'no host downloads it under the condition of Kubespray\'s download role'})
-    skipped = [{'kind': 'file', 'name': f['name'], 'url': f['url'], 'why': 'an extra of the offline docs, not a Kubespray download'}
-               for f in manifest['files'] if f.get('extra')]
+    skipped = [{'kind': 'file', 'name': f['name'], 'url': f['url'],
+                'why': 'the controller\'s helm (purpose scan)' if f.get('purpose') else
+                       'fetched by helm or cilium\'s CLI on the control plane (quirk %s), not a Kubespray download' % f.get('quirk')}
+               for f in manifest['files'] if f not in items]
     skipped += [{'kind': 'file', 'name': n, 'url': expected[n]['url'], 'why': 'no entry of Kubespray\'s downloads'}
                 for n in got['not_in_downloads']]
     return results, skipped
