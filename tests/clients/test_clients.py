@@ -196,7 +196,7 @@ class Clients(unittest.TestCase):
         self.assertEqual({n: t['built'] for n, t in res['tools'].items()}, {'containerd': False, 'crictl': False})
 
     def test_d_a_missing_file_is_named(self):
-        files = [f for f in self.manifest['files'] if not f.get('extra')]
+        files = [f for f in self.manifest['files'] if f.get('origin') == 'downloads' and not f.get('purpose')]
         f = files[len(files) // 2]
         # The files server serves the bundle's files/ at files_repo.
         files_repo = 'http://127.0.0.1:%d/' % self.mirror['files_port']
