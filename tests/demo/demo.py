@@ -375,9 +375,12 @@ def down(state):
                         json.dumps(mirror_vars(state, airgap_mirror_state='absent'))],
                        env=env(), cwd=DEMO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     upstream_down()
-    left = [p for p in (state.get('mirror', {}).get('files_port'), state.get('mirror', {}).get('registry_port'),
-                        state.get('upstream', {}).get('files_port'), state.get('upstream', {}).get('registry_port'))
-            if p and port_open(p)]
+    ports = [p for p in (state.get('mirror', {}).get('files_port'), state.get('mirror', {}).get('registry_port'),
+                         state.get('upstream', {}).get('files_port'), state.get('upstream', {}).get('registry_port')) if p]
+    deadline = time.monotonic() + 15  # a stopped server may take a moment to close its socket
+    while any(port_open(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [p for p in ports if port_open(p)]
     if left:
         raise SystemExit('demo: still answering on 127.0.0.1:%s' % ', '.join(map(str, left)))
     say('demo: stopped (data kept in %s)' % DEMO)
