@@ -7,8 +7,8 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
-	imagescanmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_scan"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
+	imagescanmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_scan"
 	verifymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_verify"
 )
 

@@ -77,9 +77,9 @@ func TestManifestImages(t *testing.T) {
 		got[img.Source] = img
 	}
 	want := map[string]string{ // source -> target
-		"quay.io/argoproj/argocd:v3.2.1":          "argoproj/argocd",
-		"ghcr.io/dexidp/dex:v2.44.0":              "dexidp/dex",
-		"docker.io/library/redis:8.2.2-alpine":    "library/redis",
+		"quay.io/argoproj/argocd:v3.2.1":       "argoproj/argocd",
+		"ghcr.io/dexidp/dex:v2.44.0":           "dexidp/dex",
+		"docker.io/library/redis:8.2.2-alpine": "library/redis",
 		"public.ecr.aws/docker/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000": "public.ecr.aws/docker/library/busybox",
 	}
 	if len(got) != len(want) {
