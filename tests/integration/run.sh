@@ -46,11 +46,12 @@ check() {
   shift
   mkdir -p "$tmp/logs"
   printf '%-52s ' "$name"
+  local t0=$SECONDS
   if "$@" >"$log" 2>&1; then
-    echo PASS
+    echo "PASS ($((SECONDS - t0)) s)"
     passed+=("$name")
   else
-    echo FAIL
+    echo "FAIL ($((SECONDS - t0)) s)"
     failed+=("$name")
     echo "----- $log (last 80 lines)"
     tail -n 80 "$log" | sed 's/^/  | /'

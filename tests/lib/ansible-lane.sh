@@ -5,7 +5,8 @@
 #   tests/lib/ansible-lane.sh run LANE CMD...    run CMD with LANE's ansible-* first on PATH
 #   tests/lib/ansible-lane.sh each "LANES" CMD...  run CMD on each lane in turn (all of them, even
 #                                                after a failure), then a line per lane: PASS/FAIL,
-#                                                wall and CPU minutes; fails if any lane failed
+#                                                wall and CPU minutes; fails if any lane failed.
+#                                                AIRGAP_LANE_JOBS=2: two lanes at once
 #   tests/lib/ansible-lane.sh list               the lanes, one a line
 #
 # Lanes (Kubespray's own pins, playbooks/ansible_version.yml):
@@ -124,25 +125,59 @@ case ${1:-} in
     [ $# -ge 3 ] || die "usage: $0 each \"LANES\" CMD..."
     read -r -a each <<<"$2"
     shift 2
-    summary=() bad=0
+    # AIRGAP_LANE_JOBS=N: up to N lanes at once (each lane's output is held and printed whole, in
+    # lane order). Only for suites whose runs share nothing (scratch folders, free ports).
+    jobs=${AIRGAP_LANE_JOBS:-1}
+    for lane in "${each[@]}"; do install "$lane" >&2; done
+    work=$(mktemp -d)
     mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
-    times=$(mktemp)
-    for lane in "${each[@]}"; do
-      echo "=== ansible-core $lane: $*"
-      rc=0
+    one() { # one LANE: runs CMD on LANE, output to $work/LANE.out, "rc wall user sys" to $work/LANE.time
+      local lane=$1 rc=0 times=$work/$1.time
+      shift
       # Wall and CPU seconds (user + system, children included: on a shared machine the CPU time
       # is what to budget with).
-      exec 3>&2
       TIMEFORMAT='%0R %0U %0S'
-      { time "$0" run "$lane" "$@" 2>&3 || rc=$?; } 2>"$times"
-      exec 3>&-
-      read -r wall user sys <"$times"
+      { time "$0" run "$lane" "$@" >"$work/$lane.out" 2>&1 || rc=$?; } 2>"$times.t"
+      echo "$rc $(cat "$times.t")" >"$times"
+    }
+    show() { # show LANE: its output, once it has finished
+      echo "=== ansible-core $1: ${cmd[*]}"
+      cat "$work/$1.out"
+    }
+    cmd=("$@")
+    if [ "$jobs" -le 1 ]; then
+      for lane in "${each[@]}"; do
+        echo "=== ansible-core $lane: $*"
+        rc=0
+        TIMEFORMAT='%0R %0U %0S'
+        exec 3>&2
+        { time "$0" run "$lane" "$@" 2>&3 || rc=$?; } 2>"$work/$lane.t"
+        exec 3>&-
+        echo "$rc $(cat "$work/$lane.t")" >"$work/$lane.time"
+      done
+    else
+      running=()
+      shown=0
+      for lane in "${each[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+        one "$lane" "$@" &
+        running+=($!)
+      done
+      for i in "${!each[@]}"; do
+        wait "${running[$i]}" || true
+        show "${each[$i]}"
+      done
+    fi
+    summary=() bad=0
+    for lane in "${each[@]}"; do
+      read -r rc wall user sys <"$work/$lane.time"
       result=PASS
-      [ $rc -eq 0 ] || { result="FAIL (exit $rc)"; bad=1; }
+      [ "$rc" -eq 0 ] || { result="FAIL (exit $rc)"; bad=1; }
       summary+=("ansible-core $lane: $result in $(mmss "$wall") (cpu $(mmss $((user + sys))))")
     done
-    rm -f "$times"
+    rm -rf "$work"
     echo "=== $*"
+    [ "$jobs" -le 1 ] || echo "    ($jobs lanes at a time)"
     printf '    %s\n' "${summary[@]}"
     # AIRGAP_LANE_SUMMARY=FILE: the same lines appended there too (.ci/run prints them at the end).
     if [ -n "${AIRGAP_LANE_SUMMARY:-}" ]; then
