@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -42,10 +43,12 @@ const (
 // ErrCorruptBlob means a blob's content does not match its digest.
 var ErrCorruptBlob = errors.New("corrupt blob")
 
-// Store is an OCI image layout folder.
+// Store is an OCI image layout folder. Any number of Store values, in any number of
+// processes, may share one layout: index.json is read, changed and replaced (atomically)
+// under a file lock in the layout.
 type Store struct {
 	root string
-	mu   sync.Mutex // guards index.json
+	mu   sync.Mutex // serialises this value's own index.json updates before the file lock
 }
 
 // Entry is one image of the layout: its original reference and its descriptor.
@@ -56,10 +59,14 @@ type Entry struct {
 
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
-// Open opens the layout at root, creating it (unless it exists) when create is true.
+// Open opens the layout at root, creating it (unless it exists) when create is true. With
+// create, leftovers of killed runs in the layout are removed (see Clean).
 func Open(root string, create bool) (*Store, error) {
 	s := &Store{root: root}
 	if _, err := os.Stat(filepath.Join(root, "oci-layout")); err == nil {
+		if create {
+			_, _ = s.Clean() // housekeeping: a failure here must not stop a pull
+		}
 		return s, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("opening layout %s: %w", root, err)
@@ -70,11 +77,22 @@ func Open(root string, create bool) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(root, "blobs", "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating layout: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(root, "oci-layout"), []byte(layoutFile)); err != nil {
+	// Another process may be creating (and already filling) the same layout: only what is
+	// still missing under the lock is written.
+	unlock, err := s.lock()
+	if err != nil {
 		return nil, err
 	}
-	if err := s.writeIndex(&v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}); err != nil {
-		return nil, err
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(root, "index.json")); errors.Is(err, fs.ErrNotExist) {
+		if err := s.writeIndex(&v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+		if err := writeAtomic(filepath.Join(root, "oci-layout"), []byte(layoutFile)); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -146,15 +164,17 @@ func (s *Store) writeTemp(r io.Reader, h hash.Hash) (string, int64, error) {
 	}
 	f, err := os.CreateTemp(dir, ".partial-")
 	if err != nil {
-		return "", 0, fmt.Errorf("creating temporary blob: %w", err)
+		return "", 0, DiskFull(fmt.Errorf("creating temporary blob in %s: %w", dir, err))
 	}
+	// Locked while it is written, so that Clean in another process leaves it alone.
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	n, err := io.Copy(io.MultiWriter(f, h), r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", n, fmt.Errorf("writing blob: %w", err)
+		return "", n, DiskFull(fmt.Errorf("writing blob into %s: %w", dir, err))
 	}
 	return f.Name(), n, nil
 }
@@ -213,6 +233,19 @@ func (s *Store) Verify(d v1.Hash, size int64) error {
 	return nil
 }
 
+// ErrDiskFull: the disk holding the layout (or an import's work folder) is full. It is not
+// worth retrying.
+var ErrDiskFull = errors.New("disk full")
+
+// DiskFull marks err as ErrDiskFull when it is an ENOSPC (or EDQUOT), so that it reads as a
+// full disk, not as a corrupt download or archive; other errors are returned as they are.
+func DiskFull(err error) error {
+	if err != nil && !errors.Is(err, ErrDiskFull) && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
+}
+
 func hasher(d v1.Hash) (hash.Hash, error) {
 	if d.Algorithm != "sha256" {
 		return nil, fmt.Errorf("blob %s: unsupported digest algorithm %q", d, d.Algorithm)
@@ -255,6 +288,11 @@ func (s *Store) Lookup(ref string) (v1.Descriptor, bool, error) {
 func (s *Store) Put(ref, sourceDigest string, desc v1.Descriptor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	idx, err := s.readIndex()
 	if err != nil {
 		return err
@@ -304,7 +342,7 @@ func writeAtomic(path string, b []byte) error {
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		return DiskFull(fmt.Errorf("writing %s: %w", path, err))
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
