@@ -36,11 +36,22 @@ import (
 func Import(ctx context.Context, store *ocistore.Store, archives []string, dryRun bool) (*Report, error) {
 	start := time.Now()
 	rep := &Report{}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(store.Root())), ".import-")
+	// Absolute, so that the "inside the archive" checks compare like with like whatever the
+	// working directory and however dest and src are spelt.
+	beside, err := filepath.Abs(filepath.Dir(filepath.Clean(store.Root())))
 	if err != nil {
-		return nil, fmt.Errorf("creating a work folder beside the layout: %w", err)
+		return nil, fmt.Errorf("locating the layout %s: %w", store.Root(), err)
+	}
+	// Work folders of killed imports, stale and unlocked, go first.
+	_, _ = store.RemoveStale(beside, ".import-*")
+	tmp, err := os.MkdirTemp(beside, ".import-")
+	if err != nil {
+		return nil, ocistore.DiskFull(fmt.Errorf("creating a work folder beside the layout: %w", err))
 	}
 	defer os.RemoveAll(tmp)
+	if release, err := ocistore.Hold(tmp); err == nil {
+		defer release()
+	}
 	for _, a := range archives {
 		files, err := expand(a)
 		if err != nil {
@@ -317,20 +328,65 @@ func readInside(dir, name string) ([]byte, error) {
 
 func openInside(dir, name string) (*os.File, error) {
 	p := filepath.Join(dir, filepath.FromSlash(name))
-	if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+	if !inside(dir, p) {
 		return nil, fmt.Errorf("%q leaves the archive", name)
 	}
 	return os.Open(p)
 }
 
+// inside reports whether p is below dir (not dir itself); both are cleaned first, so "./x"
+// and "x" are the same folder.
+func inside(dir, p string) bool {
+	dir, p = filepath.Clean(dir), filepath.Clean(p)
+	return strings.HasPrefix(p, dir+string(filepath.Separator))
+}
+
+// Extraction caps: what one archive unpacks to (the sum of its members' declared sizes, which
+// also bounds sparse files) may be at most ExtractRatio times the archive's size plus
+// ExtractSlack. A docker-save tarball unpacks to its own size; gzipped layers rarely shrink
+// tenfold; a gzip bomb shrinks a thousandfold.
+var (
+	ExtractRatio int64 = 100
+	ExtractSlack int64 = 64 << 20
+)
+
+// ErrTooLarge: an archive declares more content than the extraction cap allows.
+var ErrTooLarge = errors.New("archive unpacks to more than allowed")
+
+// createFile opens an extracted file for writing (a test swaps it to simulate a full disk).
+var createFile = func(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+}
+
+// writeErr remembers a write error, to tell a full disk from a corrupt archive.
+type writeErr struct {
+	w   io.Writer
+	err error
+}
+
+func (w *writeErr) Write(b []byte) (int, error) {
+	n, err := w.w.Write(b)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
 // untar unpacks a tarball (gzipped or not) into dir, refusing entries that would land outside
 // it and links; a truncated archive is an error.
 func untar(path, dir string) error {
+	dir = filepath.Clean(dir)
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	limit := ExtractRatio*fi.Size() + ExtractSlack
+	var total int64
 	br := bufio.NewReaderSize(f, 1<<20)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -351,9 +407,14 @@ func untar(path, dir string) error {
 			return fmt.Errorf("truncated or corrupt archive: %w", err)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if target != dir && !strings.HasPrefix(target, dir+string(filepath.Separator)) {
+		if target != dir && !inside(dir, target) {
 			return fmt.Errorf("entry %q leaves the archive", h.Name)
 		}
+		if h.Size < 0 || total+h.Size > limit || total+h.Size < total {
+			return fmt.Errorf("%w: member %q declares %d bytes, after %d bytes of earlier members; the cap for this %d-byte archive is %d bytes",
+				ErrTooLarge, h.Name, h.Size, total, fi.Size(), limit)
+		}
+		total += h.Size
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
@@ -363,13 +424,17 @@ func untar(path, dir string) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			out, err := createFile(target)
 			if err != nil {
-				return err
+				return ocistore.DiskFull(err)
 			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
+			w := &writeErr{w: out}
+			_, err = io.Copy(w, tr)
+			if cerr := out.Close(); err == nil && cerr != nil {
+				err, w.err = cerr, cerr
+			}
+			if w.err != nil {
+				return ocistore.DiskFull(fmt.Errorf("writing %s (member %s): %w", target, h.Name, w.err))
 			}
 			if err != nil {
 				return fmt.Errorf("truncated or corrupt archive: %s: %w", h.Name, err)
@@ -381,32 +446,41 @@ func untar(path, dir string) error {
 			if h.Typeflag == tar.TypeLink {
 				src = filepath.Join(dir, filepath.FromSlash(h.Linkname))
 			}
-			if !strings.HasPrefix(src, dir+string(filepath.Separator)) {
+			if !inside(dir, src) {
 				return fmt.Errorf("link %q leaves the archive", h.Name)
 			}
-			if err := copyFile(src, target); err != nil {
-				return fmt.Errorf("link %s: %w", h.Name, err)
+			n, err := copyFile(src, target, limit-total)
+			if err != nil {
+				return ocistore.DiskFull(fmt.Errorf("link %s: %w", h.Name, err))
 			}
+			total += n
 		}
 	}
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src to dst, at most max bytes (a link copies what it points to, which
+// counts against the extraction cap too), and returns the bytes copied.
+func copyFile(src, dst string, max int64) (int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer in.Close()
+	if fi, err := in.Stat(); err != nil {
+		return 0, err
+	} else if fi.Size() > max {
+		return 0, fmt.Errorf("%w: copying %d bytes would pass the cap", ErrTooLarge, fi.Size())
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return 0, err
 	}
-	out, err := os.Create(dst)
+	out, err := createFile(dst)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = io.Copy(out, in)
+	n, err := io.Copy(out, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return n, err
 }
