@@ -8,10 +8,50 @@
 package imagename
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
+
+// ErrInvalid: a reference is not an image name by the distribution grammar.
+var ErrInvalid = errors.New("invalid image reference")
+
+// The distribution reference grammar (github.com/distribution/reference): a reference that
+// passes cannot leave /v2/<name>/ in a registry URL.
+var (
+	domainRE    = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	tagRE       = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	digestRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]+$`)
+)
+
+// maxNameLength is the longest repository name (host included) distribution accepts.
+const maxNameLength = 255
+
+// check applies the grammar to a reference's parts.
+func check(ref, host, path, tag, digest string) error {
+	bad := func(what, v string) error { return fmt.Errorf("%w %q: bad %s %q", ErrInvalid, ref, what, v) }
+	if !domainRE.MatchString(host) {
+		return bad("registry host", host)
+	}
+	for _, c := range strings.Split(path, "/") {
+		if !componentRE.MatchString(c) {
+			return bad("repository path", path)
+		}
+	}
+	if len(host)+1+len(path) > maxNameLength {
+		return fmt.Errorf("%w %q: the name is longer than %d characters", ErrInvalid, ref, maxNameLength)
+	}
+	if tag != "" && !tagRE.MatchString(tag) {
+		return bad("tag", tag)
+	}
+	if digest != "" && !digestRE.MatchString(digest) {
+		return bad("digest", digest)
+	}
+	return nil
+}
 
 // DefaultStripHosts are the upstream registries Kubespray's *_image_repo variables stand for.
 var DefaultStripHosts = []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io", "ghcr.io", "docker.io", "quay.io"}
@@ -31,11 +71,13 @@ type Mapping struct {
 
 // Normalize returns the full form of an image reference: docker.io for a missing registry,
 // library/ for a Docker Hub official image, latest for a missing tag and digest.
-// "nginx" -> "docker.io/library/nginx:latest".
+// "nginx" -> "docker.io/library/nginx:latest". A reference that breaks the distribution
+// grammar ("../../etc/passwd:x") is refused with ErrInvalid: this is the one place image
+// names are checked.
 func Normalize(ref string) (string, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || strings.ContainsAny(ref, " \t\n") {
-		return "", fmt.Errorf("invalid image reference %q", ref)
+		return "", fmt.Errorf("%w %q", ErrInvalid, ref)
 	}
 	repo, tag, digest := Split(ref)
 	host, path := "docker.io", repo
@@ -51,8 +93,8 @@ func Normalize(ref string) (string, error) {
 	if host == "docker.io" && !strings.Contains(path, "/") {
 		path = "library/" + path
 	}
-	if path == "" || strings.HasSuffix(path, "/") || strings.Contains(path, "//") || path != strings.ToLower(path) {
-		return "", fmt.Errorf("invalid image reference %q: bad repository path %q", ref, path)
+	if err := check(ref, host, path, tag, digest); err != nil {
+		return "", err
 	}
 	out := host + "/" + path
 	if tag == "" && digest == "" {

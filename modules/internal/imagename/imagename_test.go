@@ -1,6 +1,8 @@
 package imagename_test
 
 import (
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,9 +24,19 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("Normalize(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "a b", "Upper/Case:1", "docker.io/", "a//b"} {
-		if got, err := imagename.Normalize(bad); err == nil {
-			t.Errorf("Normalize(%q) = %q, want an error", bad, got)
+	for _, bad := range []string{"", "a b", "Upper/Case:1", "docker.io/", "a//b",
+		// Names that would put a request outside /v2/<name>/ (issue 12, low items).
+		"../../../etc/passwd:x", "reg.io/../../x:1", "reg.io/a/..:1", "reg.io/.hidden:1", "reg.io/a?b=c:1",
+		"reg.io/a#b", "reg.io/a%2e%2e/b", "reg.io/a:../../x", "reg.io/a:t@sha256:../x", "reg.io/a@sha256:zz",
+		"-bad.io/x:1", "reg.io/a:" + strings.Repeat("t", 129), "reg.io/" + strings.Repeat("a", 250)} {
+		got, err := imagename.Normalize(bad)
+		if !errors.Is(err, imagename.ErrInvalid) {
+			t.Errorf("Normalize(%q) = %q, %v; want ErrInvalid", bad, got, err)
+		} else if bad != "" && !strings.Contains(err.Error(), strconv.Quote(strings.TrimSpace(bad))) {
+			t.Errorf("Normalize(%q): error %q does not name the reference", bad, err)
+		}
+		if _, err := (imagename.Mapping{}).Target("reg.local:35000", bad); err == nil {
+			t.Errorf("Target(%q) accepted", bad)
 		}
 	}
 }

@@ -37,7 +37,7 @@ type Options struct {
 	Mirrors     []mirror.Mirror
 	Client      *regclient.Client
 	Concurrency int           // images at once; if <= 0, 4
-	Retries     int           // further attempts per image after a failure
+	Retries     int           // further attempts per image after a failure (not after a permanent one)
 	Backoff     time.Duration // before the first retry, doubled after each; if <= 0, 1s
 	DryRun      bool          // report what would be pulled; write nothing
 	OnProgress  func(Progress)
@@ -186,7 +186,7 @@ func (p *puller) pullWithRetries(ctx context.Context, img Image, r *Result) {
 			return
 		}
 		r.fail(fmt.Errorf("%s: %w", img.Source, err))
-		if attempt >= p.opts.Retries || errors.Is(err, ErrDigestMismatch) || ctx.Err() != nil {
+		if attempt >= p.opts.Retries || errors.Is(err, ErrDigestMismatch) || regclient.Permanent(err) || ctx.Err() != nil {
 			return
 		}
 		select {

@@ -35,9 +35,12 @@ type Options struct {
 	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
 	Credentials []Credential // per registry host
 	AuthFile    string       // a docker config.json with "auths"
-	Retries     int          // retries of a failed request; if < 0, 0
+	Retries     int          // kept for callers; requests are not retried here (see Remote)
 	Jobs        int          // concurrent blob transfers per image; if <= 0, 4
-	Timeout     time.Duration
+	// Timeout bounds connecting, waiting for response headers and any silence while reading
+	// a response body (a stalled registry or proxy); a big blob may take longer in total.
+	// If <= 0, 60s.
+	Timeout time.Duration
 }
 
 // Client holds what Options resolve to.
@@ -83,7 +86,7 @@ func New(o Options) (*Client, error) {
 		}
 		kc.creds[canonicalHost(c.Registry)] = authn.AuthConfig{Username: c.Username, Password: c.Password}
 	}
-	return &Client{opts: o, transport: tr, keychain: kc}, nil
+	return &Client{opts: o, transport: &idleTimeout{next: tr, idle: o.Timeout}, keychain: kc}, nil
 }
 
 // Reference parses an image reference, marking hosts listed as insecure for plain HTTP.
@@ -109,19 +112,17 @@ func (c *Client) insecure(ref string) bool {
 	return false
 }
 
-// Remote returns go-containerregistry options for requests made under ctx.
+// Remote returns go-containerregistry options for requests made under ctx. Requests are
+// tried once: callers retry a whole image (with Permanent telling what not to retry), so
+// that retries happen at one level and are never multiplied.
 func (c *Client) Remote(ctx context.Context) []remote.Option {
-	retries := c.opts.Retries
-	if retries < 0 {
-		retries = 0
-	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(c.transport),
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithJobs(c.opts.Jobs),
 		remote.WithUserAgent("airgap.kubespray"),
-		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: retries + 1}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 2, Steps: 1}),
 	}
 }
 
