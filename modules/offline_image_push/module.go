@@ -128,54 +128,61 @@ func entriesOf(ctx context.Context, a args) ([]imagepush.Entry, func(), error) {
 		}
 		subset = append(subset, n)
 	}
-	store, cleanup, err := source(ctx, a.Src)
+	store, broken, cleanup, err := source(ctx, a.Src)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(broken) > 0 && len(subset) == 0 {
+		if n, _ := store.Entries(); len(n) == 0 { // nothing imported: only the failures to report
+			return broken, cleanup, nil
+		}
 	}
 	entries, err := imagepush.FromLayout(store, subset)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	return entries, cleanup, nil
+	return append(entries, broken...), cleanup, nil
 }
 
 // source opens the layout to push from: src's one folder, or a temporary layout (beside the
-// first tarball) that the docker-save tarballs in src are imported into.
+// first tarball) that the docker-save tarballs in src are imported into; a tarball that does
+// not import is returned as a broken entry, so that the others are still pushed.
 // Check mode imports too: it reads the tarballs and never writes the registry.
-func source(ctx context.Context, src []string) (*ocistore.Store, func(), error) {
+func source(ctx context.Context, src []string) (*ocistore.Store, []imagepush.Entry, func(), error) {
 	nothing := func() {}
 	if len(src) == 1 {
 		if fi, err := os.Stat(src[0]); err == nil && fi.IsDir() {
 			s, err := ocistore.Open(src[0], false)
-			return s, nothing, err
+			return s, nil, nothing, err
 		}
 	}
 	for _, s := range src {
 		if fi, err := os.Stat(s); err != nil || fi.IsDir() {
-			return nil, nothing, fmt.Errorf("src: want one OCI layout folder or a list of docker-save tarballs; %s is not a file", s)
+			return nil, nil, nothing, fmt.Errorf("src: want one OCI layout folder or a list of docker-save tarballs; %s is not a file", s)
 		}
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(src[0]), ".airgap-push-")
 	if err != nil {
-		return nil, nothing, fmt.Errorf("creating a temporary layout: %w", err)
+		return nil, nil, nothing, fmt.Errorf("creating a temporary layout: %w", ocistore.DiskFull(err))
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	store, err := ocistore.Open(tmp, true)
 	if err != nil {
 		cleanup()
-		return nil, nothing, err
+		return nil, nil, nothing, err
 	}
 	rep, err := imagepull.Import(ctx, store, src, false)
 	if err != nil {
 		cleanup()
-		return nil, nothing, err
+		return nil, nil, nothing, err
 	}
-	if fails := rep.Failures(); len(fails) > 0 {
-		cleanup()
-		return nil, nothing, fmt.Errorf("importing docker-save tarballs: %s", fails[0].Msg)
+	var broken []imagepush.Entry
+	for _, f := range rep.Failures() {
+		broken = append(broken, imagepush.Entry{Source: f.Source, Origin: f.Source,
+			Err: fmt.Errorf("importing docker-save tarball: %w", f.Err())})
 	}
-	return store, cleanup, nil
+	return store, broken, cleanup, nil
 }
 
 func result(registry string, rep *imagepush.Report) *module.Result {

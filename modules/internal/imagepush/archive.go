@@ -20,6 +20,9 @@ import (
 // half-written is ever at path. With dryRun, path is left as it is: changed tells whether it
 // would be replaced.
 func Archive(e Entry, platform v1.Platform, path string, dryRun bool) (changed bool, err error) {
+	if e.Err != nil {
+		return false, fmt.Errorf("%s: %w", e.Source, e.Err)
+	}
 	if e.Check != nil {
 		if err := e.Check(); err != nil {
 			return false, fmt.Errorf("%s: %w", e.Source, err)

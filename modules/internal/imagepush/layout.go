@@ -10,7 +10,9 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
 )
 
-// FromLayout reads the images of an OCI layout; with subset, only those sources.
+// FromLayout reads the images of an OCI layout; with subset, only those sources. An image
+// that cannot be read (a blob missing, a bad name) is returned with Err set, so that the
+// others are still pushed; a layout that lists no image at all is an error naming it.
 func FromLayout(store *ocistore.Store, subset []string) ([]Entry, error) {
 	entries, err := store.Entries()
 	if err != nil {
@@ -37,9 +39,12 @@ func FromLayout(store *ocistore.Store, subset []string) ([]Entry, error) {
 		found[e.Ref] = true
 		entry, err := fromDescriptor(store, root, e)
 		if err != nil {
-			return nil, err
+			entry = Entry{Source: e.Ref, Digest: e.Descriptor.Digest, Origin: store.Root(), Err: err}
 		}
 		out = append(out, entry)
+	}
+	if len(subset) == 0 && len(out) == 0 {
+		return nil, fmt.Errorf("the layout %s lists no images: its index.json has no manifests named by %s", store.Root(), ocistore.AnnotationRefName)
 	}
 	for _, s := range subset {
 		if !found[s] {

@@ -36,6 +36,7 @@ type Entry struct {
 	Blobs    []Blob          // every layer and config blob, children's included
 	Check    func() error    // verifies the manifests; nil: nothing to check
 	Origin   string          // where the entry was read from, for messages
+	Err      error           // the entry could not be read: it fails alone, the others are pushed
 }
 
 // Blob is a layer or config blob of an entry.
@@ -126,6 +127,16 @@ func (r *Report) Failures() []Result {
 	return out
 }
 
+// errUnreadable: the entry could not be read from its source (or is not an image name);
+// retrying cannot help.
+var errUnreadable = errors.New("not readable from the source")
+
+// unreadable marks an entry's own error as errUnreadable, its message unchanged.
+type unreadable struct{ err error }
+
+func (u unreadable) Error() string   { return u.err.Error() }
+func (u unreadable) Unwrap() []error { return []error{u.err, errUnreadable} }
+
 // ErrAuth: the registry refused the credentials.
 var ErrAuth = errors.New("registry refused the credentials")
 
@@ -142,9 +153,17 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 	if opts.Backoff <= 0 {
 		opts.Backoff = time.Second
 	}
-	sources := make([]string, len(entries))
+	// An entry that cannot be read, or whose name is not an image name, fails alone.
+	broken := make([]error, len(entries))
+	var sources []string
 	for i, e := range entries {
-		sources[i] = e.Source
+		broken[i] = e.Err
+		if broken[i] == nil {
+			_, broken[i] = opts.Mapping.Target(opts.Registry, e.Source)
+		}
+		if broken[i] == nil {
+			sources = append(sources, e.Source)
+		}
 	}
 	targets, err := opts.Mapping.Targets(opts.Registry, sources)
 	if err != nil {
@@ -163,6 +182,11 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 	p.each(len(entries), func(i int) {
 		r := &rep.Images[i]
 		*r = Result{Source: entries[i].Source, Target: targets[entries[i].Source], Digest: entries[i].Digest.String()}
+		if broken[i] != nil {
+			r.Attempts = 1
+			p.fail(r, unreadable{broken[i]})
+			return
+		}
 		present, err := p.present(ctx, r.Target, entries[i].Digest)
 		switch {
 		case err != nil:
@@ -415,7 +439,7 @@ func (p *pusher) each(n int, f func(int)) {
 }
 
 func retryable(err error) bool {
-	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrVerify)
+	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrVerify) && !errors.Is(err, errUnreadable) && !regclient.Permanent(err)
 }
 
 // authError marks 401/403 answers, so they are not retried and read clearly.

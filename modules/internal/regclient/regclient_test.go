@@ -1,13 +1,20 @@
 package regclient_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
 
@@ -56,5 +63,31 @@ func TestCleanDropsUploadState(t *testing.T) {
 	err := regclient.Clean(fmt.Errorf("pushing: %w", base))
 	if err.Error() != `pushing: Patch "http://r:5000/v2/x/blobs/uploads/1": broken pipe` || !errors.Is(err, base) {
 		t.Errorf("Clean = %q", err)
+	}
+}
+
+// What is worth another attempt: transient answers and network errors; not a bad name, a
+// 4xx other than 408/429, a full disk or a cancelled run (issue 12, low items).
+func TestPermanent(t *testing.T) {
+	_, badName := name.ParseReference("UPPER/../x")
+	_, badImage := imagename.Normalize("../../../etc/passwd:x")
+	for err, want := range map[error]bool{
+		nil:                               false,
+		&transport.Error{StatusCode: 500}: false,
+		&transport.Error{StatusCode: 503}: false,
+		&transport.Error{StatusCode: 408}: false,
+		&transport.Error{StatusCode: 429}: false,
+		&transport.Error{StatusCode: 400}: true,
+		&transport.Error{StatusCode: 404}: true,
+		fmt.Errorf("x: %w", badName):      true,
+		fmt.Errorf("x: %w", badImage):     true,
+		&os.PathError{Op: "write", Path: "/l/blobs/x", Err: syscall.ENOSPC}: true,
+		fmt.Errorf("x: %w", context.Canceled):                               true,
+		io.ErrUnexpectedEOF:                                                 false,
+		regclient.ErrStalled:                                                false,
+	} {
+		if got := regclient.Permanent(err); got != want {
+			t.Errorf("Permanent(%v) = %v, want %v", err, got, want)
+		}
 	}
 }
