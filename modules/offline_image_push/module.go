@@ -162,11 +162,17 @@ func source(ctx context.Context, src []string) (*ocistore.Store, []imagepush.Ent
 			return nil, nil, nothing, fmt.Errorf("src: want one OCI layout folder or a list of docker-save tarballs; %s is not a file", s)
 		}
 	}
+	// Temporary layouts of killed pushes (stale, unlocked) go first.
+	_, _ = ocistore.RemoveStale(filepath.Dir(src[0]), ".airgap-push-*")
 	tmp, err := os.MkdirTemp(filepath.Dir(src[0]), ".airgap-push-")
 	if err != nil {
 		return nil, nil, nothing, fmt.Errorf("creating a temporary layout: %w", ocistore.DiskFull(err))
 	}
-	cleanup := func() { os.RemoveAll(tmp) }
+	release, err := ocistore.Hold(tmp)
+	if err != nil {
+		release = nothing
+	}
+	cleanup := func() { os.RemoveAll(tmp); release() }
 	store, err := ocistore.Open(tmp, true)
 	if err != nil {
 		cleanup()

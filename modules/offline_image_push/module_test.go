@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -44,6 +45,13 @@ func TestOneBrokenTarballDoesNotStopThePush(t *testing.T) {
 	if err := os.WriteFile(broken, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The temporary layout of a push killed two hours ago: removed by this one.
+	killed := filepath.Join(dir, ".airgap-push-killed")
+	if err := os.MkdirAll(filepath.Join(killed, "blobs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	_ = os.Chtimes(killed, old, old)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
@@ -65,6 +73,9 @@ func TestOneBrokenTarballDoesNotStopThePush(t *testing.T) {
 	if code == 0 || !res.Failed || res.Totals["pushed"] != float64(2) || len(res.FailedItems) != 1 ||
 		!strings.Contains(res.FailedItems[0]["msg"], broken) {
 		t.Fatalf("exit %d, result %+v; want 2 pushed, the broken tarball named, failed", code, res)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Errorf("temporary folders left beside the tarballs: %v", left)
 	}
 	for _, repo := range []string{"pause:3.10.1", "library/nginx:1.28"} {
 		ref, _ := name.ParseReference(host + "/" + repo)

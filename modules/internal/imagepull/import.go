@@ -42,8 +42,10 @@ func Import(ctx context.Context, store *ocistore.Store, archives []string, dryRu
 	if err != nil {
 		return nil, fmt.Errorf("locating the layout %s: %w", store.Root(), err)
 	}
-	// Work folders of killed imports, stale and unlocked, go first.
-	_, _ = store.RemoveStale(beside, ".import-*")
+	// Work folders of killed imports, stale and unlocked, go first (not in check mode).
+	if !dryRun {
+		_, _ = store.RemoveStale(beside, ".import-*")
+	}
 	tmp, err := os.MkdirTemp(beside, ".import-")
 	if err != nil {
 		return nil, ocistore.DiskFull(fmt.Errorf("creating a work folder beside the layout: %w", err))

@@ -74,10 +74,12 @@ func (s *Store) RemoveStale(dir, pattern string) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
-	return removeStale(dir, pattern)
+	return RemoveStale(dir, pattern)
 }
 
-func removeStale(dir, pattern string) ([]string, error) {
+// RemoveStale is Store.RemoveStale for temporary folders that belong to no layout (a push's
+// temporary layout beside its tarballs); only hidden names (".name-*") are accepted.
+func RemoveStale(dir, pattern string) ([]string, error) {
 	if !strings.HasPrefix(pattern, ".") || strings.ContainsRune(pattern, '/') {
 		return nil, fmt.Errorf("refusing to clean %q: only hidden temporary names", pattern)
 	}
@@ -107,10 +109,10 @@ func (s *Store) Clean() ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
-	a, err := removeStale(filepath.Join(s.root, "blobs", "sha256"), ".partial-*")
+	a, err := RemoveStale(filepath.Join(s.root, "blobs", "sha256"), ".partial-*")
 	if err != nil {
 		return a, err
 	}
-	b, err := removeStale(s.root, ".tmp-*")
+	b, err := RemoveStale(s.root, ".tmp-*")
 	return append(a, b...), err
 }
