@@ -308,6 +308,9 @@ func (s *Store) Put(ref, sourceDigest string, desc v1.Descriptor) error {
 		}
 	}
 	idx.Manifests = append(kept, desc)
+	if idx.SchemaVersion == 0 { // an index.json of null or {}
+		idx.SchemaVersion, idx.MediaType = 2, types.OCIImageIndex
+	}
 	sort.Slice(idx.Manifests, func(i, j int) bool {
 		return idx.Manifests[i].Annotations[AnnotationRefName] < idx.Manifests[j].Annotations[AnnotationRefName]
 	})
@@ -341,6 +344,10 @@ func writeAtomic(path string, b []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return DiskFull(fmt.Errorf("writing %s: %w", path, err))
+	}
+	if err := tmp.Sync(); err != nil { // the rename must never expose an empty file after a crash
 		tmp.Close()
 		return DiskFull(fmt.Errorf("writing %s: %w", path, err))
 	}
