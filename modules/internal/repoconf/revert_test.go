@@ -102,3 +102,34 @@ func TestRevertWithoutJournalKeepsBackups(t *testing.T) {
 		t.Errorf("the backup of sources.list is gone: %v", err)
 	}
 }
+
+// A source that came back after present moved it (a package reinstall) is moved aside again
+// on the next present; absent puts the first original back and keeps the other version.
+func TestRevertAfterASourceCameBack(t *testing.T) {
+	root := makeRoot(t, fixtures[1])
+	src := filepath.Join(root, "etc/apt/sources.list")
+	orig, _ := os.ReadFile(src)
+	if err := configureAndApply(root); err != nil {
+		t.Fatal(err)
+	}
+	back := "deb http://archive.ubuntu.com/ubuntu jammy main universe\n"
+	if err := os.WriteFile(src, []byte(back), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := configureAndApply(root); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := repoconf.Revert(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rev.Apply(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(src); string(b) != string(orig) {
+		t.Errorf("sources.list = %q, want the first original %q", b, orig)
+	}
+	if b, err := os.ReadFile(src + ".airgap-kubespray-modified"); string(b) != back {
+		t.Errorf("the version that came back is lost: %q, %v", b, err)
+	}
+}
