@@ -88,9 +88,27 @@ func (s *secretSet) option(o *Option, v any) {
 	}
 }
 
+// leaves calls f with every value inside v that is not a list or a dict.
+func leaves(v any, f func(any)) {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			leaves(e, f)
+		}
+	case map[string]any:
+		for _, e := range t {
+			leaves(e, f)
+		}
+	default:
+		f(v)
+	}
+}
+
 // all registers v, and everything inside it, as secret: strings as they are, numbers in
 // every form they may be printed in.
-func (s *secretSet) all(v any) {
+func (s *secretSet) all(v any) { leaves(v, s.leaf) }
+
+func (s *secretSet) leaf(v any) {
 	switch t := v.(type) {
 	case nil, bool:
 		// A boolean is no secret worth hiding (and masking "true" would mask every flag);
@@ -99,7 +117,7 @@ func (s *secretSet) all(v any) {
 		s.add(t)
 	case json.Number:
 		s.add(t.String())
-		s.all(normalize(t))
+		s.leaf(normalize(t))
 	case int64:
 		s.add(strconv.FormatInt(t, 10))
 	case int:
@@ -107,14 +125,6 @@ func (s *secretSet) all(v any) {
 	case float64:
 		s.add(strconv.FormatFloat(t, 'f', -1, 64))
 		s.add(fmt.Sprint(t))
-	case []any:
-		for _, e := range t {
-			s.all(e)
-		}
-	case map[string]any:
-		for _, e := range t {
-			s.all(e)
-		}
 	default:
 		s.add(fmt.Sprint(t))
 	}
@@ -125,23 +135,15 @@ var userinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:([^/?#@
 
 // urls registers the password of every URL with credentials in any string of v.
 func (s *secretSet) urls(v any) {
-	switch t := v.(type) {
-	case string:
-		for _, m := range userinfo.FindAllStringSubmatch(t, -1) {
+	leaves(v, func(l any) {
+		str, _ := l.(string)
+		for _, m := range userinfo.FindAllStringSubmatch(str, -1) {
 			s.add(m[1])
 			if dec, err := url.PathUnescape(m[1]); err == nil {
 				s.add(dec)
 			}
 		}
-	case []any:
-		for _, e := range t {
-			s.urls(e)
-		}
-	case map[string]any:
-		for _, e := range t {
-			s.urls(e)
-		}
-	}
+	})
 }
 
 // proxyVariables are the environment variables Go's and curl's clients take proxies from.
