@@ -57,7 +57,10 @@ var Module = &module.Module{
 			"Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(mirrors)), never to a host a redirect leads to.",
 		}},
 		{Name: "url_password", NoLog: true, Description: []string{"Password for HTTP basic authentication."}},
-		{Name: "headers", Type: module.TypeDict, Description: []string{"Extra HTTP headers to send with every request."}},
+		{Name: "headers", Type: module.TypeDict, NoLogValues: true, Description: []string{
+			"Extra HTTP headers to send with every request.",
+			"Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the header names only.",
+		}},
 		{Name: "mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
 			"URL rewrites applied before fetching, for corporate proxies, pull-through caches and local test upstreams.",
 			"The longest matching C(mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.",

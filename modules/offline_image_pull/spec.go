@@ -52,9 +52,9 @@ var Module = &module.Module{
 			{Name: "replace", Required: true, Description: []string{"What to put in its place, e.g. C(127.0.0.1:5001/registry.k8s.io)."}},
 		}},
 		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts (C(host[:port])) reached over plain HTTP."}},
-		{Name: "auth", Type: module.TypeRaw, Description: []string{
+		{Name: "auth", Type: module.TypeRaw, Options: module.RegistryAuth, Description: []string{
 			"Credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).",
-			"Passwords are masked in all output.",
+			"Passwords are masked in all output, also in the message about a malformed entry.",
 		}},
 		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust for registries."}},
 		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images pulled at once (each also fetches up to 4 blobs at once)."}},

@@ -43,6 +43,7 @@ func run(_ context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer plan.Close()
 	for _, w := range plan.Warnings {
 		inv.Warn("%s", w)
 	}
@@ -59,6 +60,9 @@ func run(_ context.Context, inv *module.Invocation) (*module.Result, error) {
 		if c.Action == repoconf.Moved {
 			after = c.Path + " (moved to " + c.Backup + ")"
 		}
+		if c.Kept != "" {
+			after += " (the version before kept as " + c.Kept + ")"
+		}
 		diffs = append(diffs, module.Diff{BeforeHeader: c.Path, AfterHeader: after, Before: c.Before(), After: c.After()})
 	}
 	verb := "configured"
@@ -68,6 +72,9 @@ func run(_ context.Context, inv *module.Invocation) (*module.Result, error) {
 	msg := fmt.Sprintf("%s %s %s: %d files changed", verb, plan.OS.ID, plan.OS.VersionID, len(files))
 	if !plan.Changed() {
 		msg = fmt.Sprintf("%s %s %s: nothing to change", verb, plan.OS.ID, plan.OS.VersionID)
+		if plan.Reason != "" {
+			msg += ": " + plan.Reason
+		}
 	}
 	return &module.Result{Changed: plan.Changed(), Msg: msg, Diff: diffs,
 		Data: map[string]any{"os": plan.OS, "files": files, "backup_dir": plan.BackupDir(), "root": a.Root}}, nil

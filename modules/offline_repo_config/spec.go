@@ -9,6 +9,8 @@ var Module = &module.Module{
 	Spec: module.Spec{Options: []module.Option{
 		{Name: "state", Default: "present", Choices: []any{"present", "absent"}, Description: []string{
 			"C(present) points the host at the mirror; C(absent) restores every original file byte for byte (mode, owner and mtime included) and removes what was added.",
+			"A file changed by someone else after C(present) wrote it (or put back after C(present) moved it) is never lost by C(absent): that version is kept beside it as C(<file>.airgap-kubespray-modified), which apt, dnf and pip do not read, with a warning.",
+			"Without the journal, C(absent) changes nothing, leaves the backups in place and says so.",
 		}},
 		{Name: "debian_repo", Description: []string{"Base URL of the apt repository for Debian hosts, as Kubespray's C(debian_repo)."}},
 		{Name: "ubuntu_repo", Description: []string{"Base URL of the apt repository for Ubuntu hosts, as Kubespray's C(ubuntu_repo)."}},
@@ -28,7 +30,9 @@ var Module = &module.Module{
 			"apt suites. The default C(./) is a flat repository, as C(dpkg-scanpackages) makes (no components); for an archive-style mirror give e.g. C([bookworm, bookworm-updates]) and C(apt_components).",
 		}},
 		{Name: "apt_components", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"apt components for archive-style suites, e.g. C([main])."}},
-		{Name: "root", Type: module.TypePath, Default: "/", Description: []string{"The filesystem root to configure (a chroot, an image being built); its C(etc/os-release) decides the distribution."}},
+		{Name: "root", Type: module.TypePath, Default: "/", Description: []string{"The filesystem root to configure (a chroot, an image being built); its C(etc/os-release) decides the distribution.",
+			"Below a root other than C(/), every path is resolved inside it: a symlink or a journal entry leading out of it is refused with an error naming it.",
+		}},
 	}},
 	Doc: module.Doc{
 		ShortDescription: "Point apt, dnf/yum and pip at the offline mirror, reversibly",
@@ -61,6 +65,7 @@ var Module = &module.Module{
 				{Name: "path", Description: "The file.", Returned: "always", Type: "str", Sample: "/etc/apt/sources.list.d/airgap-kubespray.sources"},
 				{Name: "action", Description: "C(created), C(updated), C(replaced) (backed up, then overwritten), C(moved) (into the backup folder), C(restored) or C(removed).", Returned: "always", Type: "str"},
 				{Name: "backup", Description: "Where the original is kept.", Returned: "when replaced, moved or restored", Type: "str"},
+				{Name: "kept", Description: "Where the version someone else changed is kept, on C(absent).", Returned: "when that version differs from what C(present) wrote", Type: "str", Sample: "/etc/pip.conf.airgap-kubespray-modified"},
 			}},
 			{Name: "backup_dir", Description: "The backup folder (with its journal.json).", Returned: "success", Type: "str", Sample: "/var/lib/airgap-kubespray/repos"},
 		},

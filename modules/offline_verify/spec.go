@@ -38,7 +38,7 @@ var Module = &module.Module{
 		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the files server and the registry."}},
 		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify the files server's TLS certificate."}},
 		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts reached over plain HTTP."}},
-		{Name: "auth", Type: module.TypeRaw, Description: []string{"Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked)."}},
+		{Name: "auth", Type: module.TypeRaw, Options: module.RegistryAuth, Description: []string{"Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked)."}},
 		{Name: "concurrency", Type: module.TypeInt, Default: 8, Short: "j", Description: []string{"Items checked at once."}},
 		{Name: "timeout", Type: module.TypeInt, Default: 30, Description: []string{"Seconds to wait for a connection or response headers."}},
 	}},

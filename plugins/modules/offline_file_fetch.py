@@ -87,6 +87,7 @@ options:
   headers:
     description:
       - Extra HTTP headers to send with every request.
+      - 'Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the header names only.'
     type: dict
   mirrors:
     description:

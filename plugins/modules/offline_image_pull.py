@@ -103,8 +103,22 @@ options:
   auth:
     description:
       - 'Credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).'
-      - Passwords are masked in all output.
+      - Passwords are masked in all output, also in the message about a malformed entry.
     type: raw
+    suboptions:
+      registry:
+        description:
+          - The registry host (C(host[:port])).
+        type: str
+      username:
+        description:
+          - The user name.
+        type: str
+      password:
+        description:
+          - The password (or token), masked in all output whatever its type.
+        type: str
+        no_log: true
   ca_path:
     description:
       - PEM file of extra CA certificates to trust for registries.

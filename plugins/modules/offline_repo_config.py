@@ -22,6 +22,8 @@ options:
   state:
     description:
       - C(present) points the host at the mirror; C(absent) restores every original file byte for byte (mode, owner and mtime included) and removes what was added.
+      - 'A file changed by someone else after C(present) wrote it (or put back after C(present) moved it) is never lost by C(absent): that version is kept beside it as C(<file>.airgap-kubespray-modified), which apt, dnf and pip do not read, with a warning.'
+      - Without the journal, C(absent) changes nothing, leaves the backups in place and says so.
     type: str
     default: present
     choices:
@@ -73,6 +75,7 @@ options:
   root:
     description:
       - The filesystem root to configure (a chroot, an image being built); its C(etc/os-release) decides the distribution.
+      - 'Below a root other than C(/), every path is resolved inside it: a symlink or a journal entry leading out of it is refused with an error naming it.'
     type: path
     default: /
 attributes:
@@ -133,6 +136,11 @@ files:
       description: Where the original is kept.
       returned: when replaced, moved or restored
       type: str
+    kept:
+      description: Where the version someone else changed is kept, on C(absent).
+      returned: when that version differs from what C(present) wrote
+      type: str
+      sample: /etc/pip.conf.airgap-kubespray-modified
 backup_dir:
   description: The backup folder (with its journal.json).
   returned: success

@@ -149,6 +149,20 @@ options:
     description:
       - 'Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked).'
     type: raw
+    suboptions:
+      registry:
+        description:
+          - The registry host (C(host[:port])).
+        type: str
+      username:
+        description:
+          - The user name.
+        type: str
+      password:
+        description:
+          - The password (or token), masked in all output whatever its type.
+        type: str
+        no_log: true
   concurrency:
     description:
       - Items checked at once.

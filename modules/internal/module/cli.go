@@ -24,6 +24,7 @@ func (m *Module) runCLI(ctx context.Context, args []string, stdout, stderr io.Wr
 	for _, o := range m.Spec.Options {
 		addFlag(fs, o)
 	}
+	secretFiles := addSecretSources(fs, m.Spec.Options)
 	var apply func(map[string]any) error
 	if m.CLI != nil {
 		apply = m.CLI(fs)
@@ -70,6 +71,9 @@ func (m *Module) runCLI(ctx context.Context, args []string, stdout, stderr io.Wr
 			}
 		}
 	})
+	if flagErr == nil {
+		flagErr = readSecretSources(fs, secretFiles, raw)
+	}
 	if flagErr == nil && apply != nil {
 		flagErr = apply(raw)
 	}
@@ -83,6 +87,55 @@ func (m *Module) runCLI(ctx context.Context, args []string, stdout, stderr io.Wr
 	out := m.execute(ctx, inv, raw)
 	delete(out, "invocation")
 	return writeJSON(stdout, out, true)
+}
+
+// secretSource is where a no_log option's value may come from besides its flag, which ps
+// shows to every user: a file (--password-file) or the environment (AIRGAP_PASSWORD).
+type secretSource struct {
+	opt      Option
+	fileFlag string
+	env      string
+}
+
+// secretEnv is the environment variable the command line reads a no_log option from.
+func secretEnv(option string) string { return "AIRGAP_" + strings.ToUpper(option) }
+
+// addSecretSources adds a --NAME-file flag for every scalar no_log option.
+func addSecretSources(fs *pflag.FlagSet, opts []Option) []secretSource {
+	var out []secretSource
+	for _, o := range opts {
+		if !o.NoLog || (o.typ() != TypeStr && o.typ() != TypeRaw) {
+			continue
+		}
+		src := secretSource{opt: o, fileFlag: flagName(o.Name) + "-file", env: secretEnv(o.Name)}
+		fs.String(src.fileFlag, "", fmt.Sprintf("read --%s from this file (its first line); or set %s. A value on the command line is visible to every user in ps",
+			flagName(o.Name), src.env))
+		out = append(out, src)
+	}
+	return out
+}
+
+// readSecretSources fills raw with each no_log option not given as a flag: from its file,
+// else from its environment variable.
+func readSecretSources(fs *pflag.FlagSet, srcs []secretSource, raw map[string]any) error {
+	for _, src := range srcs {
+		name := flagName(src.opt.Name)
+		file := fs.Lookup(src.fileFlag)
+		switch {
+		case fs.Changed(name) && file.Changed:
+			return fmt.Errorf("give --%s or --%s, not both", name, src.fileFlag)
+		case file.Changed:
+			b, err := os.ReadFile(file.Value.String())
+			if err != nil {
+				return fmt.Errorf("--%s: %w", src.fileFlag, err)
+			}
+			line, _, _ := strings.Cut(string(b), "\n")
+			raw[src.opt.Name] = strings.TrimSuffix(line, "\r")
+		case !fs.Changed(name) && os.Getenv(src.env) != "":
+			raw[src.opt.Name] = os.Getenv(src.env)
+		}
+	}
+	return nil
 }
 
 func (m *Module) option(flag string) *Option {

@@ -1,7 +1,10 @@
 package module
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -38,6 +41,15 @@ func (m *masker) value(v any) any {
 	switch t := v.(type) {
 	case string:
 		return m.str(t)
+	case float64, int64, json.Number:
+		// A number holding a secret (a numeric password echoed back) is masked whole, as
+		// Ansible's remove_values does.
+		for _, n := range []string{fmt.Sprint(t), strconv.FormatFloat(toF(t), 'f', -1, 64)} {
+			if m.str(n) != n {
+				return Masked
+			}
+		}
+		return v
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
@@ -66,6 +78,8 @@ func invocation(opts []Option, params map[string]any, m *masker) map[string]any 
 		switch {
 		case o.NoLog && v != nil:
 			out[o.Name] = noLogPlaceholder
+		case o.NoLogValues && v != nil:
+			out[o.Name] = noLogValues(v)
 		case len(o.Options) > 0:
 			out[o.Name] = subInvocation(o.Options, v, m)
 		default:
@@ -87,4 +101,22 @@ func subInvocation(opts []Option, v any, m *masker) any {
 		return out
 	}
 	return m.value(v)
+}
+
+// noLogValues shows a dict's keys, every value replaced by the placeholder.
+func noLogValues(v any) any {
+	d, ok := v.(map[string]any)
+	if !ok {
+		return noLogPlaceholder
+	}
+	out := make(map[string]any, len(d))
+	for k := range d {
+		out[k] = noLogPlaceholder
+	}
+	return out
+}
+
+func toF(v any) float64 {
+	f, _ := toFloat(v)
+	return f
 }

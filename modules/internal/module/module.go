@@ -37,8 +37,9 @@ type Invocation struct {
 	secrets   []string
 }
 
-// Secret marks a value found inside an option (a password in a list of credentials, say) as
-// secret: it is masked anywhere in the output, like a no_log option.
+// Secret marks a value found inside an option as secret: it is masked anywhere in the output,
+// like a no_log option. Declare secrets in the Spec first (NoLog, NoLogValues, no_log
+// sub-options of a raw option): those are known before validation, this only after it.
 func (inv *Invocation) Secret(value string) {
 	if value != "" {
 		inv.secrets = append(inv.secrets, value)
@@ -138,6 +139,7 @@ func orFalse(v any) any {
 // execute validates raw, runs the module and returns the masked result object.
 func (m *Module) execute(ctx context.Context, inv *Invocation, raw map[string]any) map[string]any {
 	val, err := Validate(m.Name, m.Spec, raw)
+	val.Secrets = append(val.Secrets, environmentSecrets()...)
 	mask := newMasker(val.Secrets)
 	if err != nil {
 		return mask.value(map[string]any{"failed": true, "msg": err.Error(), "changed": false}).(map[string]any)

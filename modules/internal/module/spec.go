@@ -30,6 +30,7 @@ type Option struct {
 	Choices     []any    // the allowed values, if not empty
 	Aliases     []string // other names accepted for the option
 	NoLog       bool     // the value is masked everywhere in the output
+	NoLogValues bool     // a dict whose keys are shown, and whose values are masked (headers)
 	Options     []Option // sub-options of a dict, or of each dict element of a list
 	Description []string // one paragraph each
 	Short       string   // one-letter command-line shorthand
@@ -77,4 +78,13 @@ func (o Option) typ() Type {
 		return TypeStr
 	}
 	return o.Type
+}
+
+// RegistryAuth is the sub-options of a raw "auth" option that is a docker config.json path or
+// a list of {registry, username, password}: the module checks the shape, the declaration
+// makes every password a secret before anything is checked (see secretsOf).
+var RegistryAuth = []Option{
+	{Name: "registry", Description: []string{"The registry host (C(host[:port]))."}},
+	{Name: "username", Description: []string{"The user name."}},
+	{Name: "password", NoLog: true, Description: []string{"The password (or token), masked in all output whatever its type."}},
 }

@@ -22,10 +22,11 @@ type Validated struct {
 // Validate checks raw arguments against spec the way Ansible's ArgumentSpecValidator does:
 // unknown options, missing required ones, wrong types, bad choices and mutually exclusive
 // options fail with Ansible-style messages. Keys starting with _ansible_ are ignored.
-// Values are converted to string, int64, float64, bool, []any or map[string]any. On error the
-// result still carries the secrets found, so that the error output can be masked.
+// Values are converted to string, int64, float64, bool, []any or map[string]any. The secrets
+// are found first (see secretsOf): on error the result carries them, so that the error output
+// can be masked.
 func Validate(name string, spec Spec, raw map[string]any) (*Validated, error) {
-	v := &validator{module: name}
+	v := &validator{module: name, secrets: secretsOf(spec.Options, raw)}
 	params := v.options(spec.Options, raw, "")
 	for _, group := range spec.MutuallyExclusive {
 		var set []string
@@ -96,9 +97,6 @@ func (v *validator) options(opts []Option, raw map[string]any, where string) map
 				continue
 			}
 		}
-		if o.NoLog && given {
-			v.secret(normalize(val)) // before conversion, so even a type error is masked
-		}
 		conv, err := v.convert(o, val, where)
 		if err != nil {
 			v.fail("%s", err)
@@ -135,26 +133,6 @@ func lookup(raw map[string]any, o *Option) (any, bool) {
 		}
 	}
 	return nil, false
-}
-
-func (v *validator) secret(val any) {
-	switch t := val.(type) {
-	case nil:
-	case string:
-		if t != "" {
-			v.secrets = append(v.secrets, t)
-		}
-	case []any:
-		for _, e := range t {
-			v.secret(e)
-		}
-	case map[string]any:
-		for _, e := range t {
-			v.secret(e)
-		}
-	default:
-		v.secrets = append(v.secrets, fmt.Sprint(t))
-	}
 }
 
 func (v *validator) convert(o *Option, val any, where string) (any, error) {

@@ -1,13 +1,15 @@
 package repoconf
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -16,25 +18,51 @@ import (
 type journal struct {
 	Version int            `json:"version"`
 	Entries []journalEntry `json:"entries"`
+	found   bool           // read from disk (false: none yet)
 }
 
 type journalEntry struct {
 	Path   string `json:"path"`
-	Action string `json:"action"` // Created, Moved or Replaced
+	Action string `json:"action"` // Created, Moved, Replaced or madeDir
 	Backup string `json:"backup,omitempty"`
+	Sum    string `json:"sha256,omitempty"` // Created, Replaced: the sha256 of what Configure wrote last
 }
 
-func loadJournal(root string) (*journal, error) {
-	b, err := os.ReadFile(filepath.Join(root, journalDir, "journal.json"))
+const journalFile = journalDir + "/journal.json"
+
+// loadJournal reads the journal; every path in it must be clean, absolute and, for backups,
+// inside the backup folder, since Revert writes and removes where it says.
+func (p *Plan) loadJournal() (*journal, error) {
+	b, err := p.fs.ReadFile(must(journalFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return &journal{Version: 1}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the backup journal: %w", err)
+		return nil, fmt.Errorf("reading the backup journal %s: %w", p.abs(journalFile), err)
 	}
-	var j journal
+	j := journal{found: true}
 	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("reading the backup journal %s: %w", filepath.Join(root, journalDir, "journal.json"), err)
+		return nil, fmt.Errorf("reading the backup journal %s: %w", p.abs(journalFile), err)
+	}
+	for i, e := range j.Entries {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("the backup journal %s, entry %d: %s", p.abs(journalFile), i, fmt.Sprintf(format, args...))
+		}
+		if _, err := rel(e.Path); err != nil {
+			return nil, bad("path %v", err)
+		}
+		switch e.Action {
+		case Created, madeDir:
+		case Moved, Replaced:
+			if _, err := rel(e.Backup); err != nil {
+				return nil, bad("backup %v", err)
+			}
+			if !strings.HasPrefix(e.Backup, journalDir+"/files/") {
+				return nil, bad("backup %q is not in %s/files", e.Backup, journalDir)
+			}
+		default:
+			return nil, bad("unknown action %q", e.Action)
+		}
 	}
 	return &j, nil
 }
@@ -57,6 +85,16 @@ func (j *journal) backupTaken(b string) bool {
 	return false
 }
 
+// setSum records that Configure wrote content with sum at f (the last entry of ours for f).
+func (j *journal) setSum(f, sum string) {
+	for i := len(j.Entries) - 1; i >= 0; i-- {
+		if e := &j.Entries[i]; e.Path == f && (e.Action == Created || e.Action == Replaced) {
+			e.Sum = sum
+			return
+		}
+	}
+}
+
 // Apply carries the plan out. Originals are copied into the backup folder, and the journal
 // updated, before anything of theirs changes, so a failure half-way loses nothing and Revert
 // still restores everything.
@@ -66,7 +104,7 @@ func (p *Plan) Apply() error {
 	}
 	if len(p.Changes) > 0 && len(p.journal.Entries) == 0 {
 		// The backup folder itself, and whatever above it did not exist.
-		for _, d := range p.missingDirs(journalDir + "/journal.json") {
+		for _, d := range p.missingDirs(journalFile) {
 			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: d, Action: madeDir})
 		}
 	}
@@ -75,7 +113,7 @@ func (p *Plan) Apply() error {
 		switch c.Action {
 		case Replaced, Moved:
 			c.Backup = p.freeBackup(c.Backup)
-			if err := p.copyPreserving(p.abs(c.Path), p.abs(c.Backup)); err != nil {
+			if err := p.copyPreserving(c.Path, c.Backup); err != nil {
 				return fmt.Errorf("backing up %s: %w", c.Path, err)
 			}
 			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: c.Path, Action: c.Action, Backup: c.Backup})
@@ -86,42 +124,53 @@ func (p *Plan) Apply() error {
 			}
 			p.journal.Entries = append(p.journal.Entries, journalEntry{Path: c.Path, Action: Created})
 		}
+		if c.Action != Moved {
+			p.journal.setSum(c.Path, checksum(c.after))
+		}
 		if err := p.saveJournal(); err != nil {
 			return err
 		}
 		var err error
 		if c.Action == Moved {
-			err = os.Remove(p.abs(c.Path))
+			err = p.fs.Remove(must(c.Path))
 		} else {
-			err = writeFile(p.abs(c.Path), c.after, c.mode)
+			err = p.writeFile(c.Path, c.after, c.mode, nil)
 		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.Action, c.Path, err)
+			return fmt.Errorf("%s %s: %w", c.Action, p.abs(c.Path), err)
 		}
 	}
 	return nil
 }
 
 func (p *Plan) applyRevert() error {
+	if !p.journal.found {
+		return nil // nothing to restore from; the backups, if any, stay (see Reason)
+	}
 	for _, c := range p.Changes {
+		if c.Kept != "" {
+			if err := p.copyPreserving(c.Path, c.Kept); err != nil {
+				return fmt.Errorf("keeping %s as %s: %w", c.Path, c.Kept, err)
+			}
+		}
 		var err error
 		switch c.Action {
 		case Removed:
-			err = os.Remove(p.abs(c.Path))
+			err = p.fs.Remove(must(c.Path))
 		case Restored:
-			err = p.copyPreserving(p.abs(c.Backup), p.abs(c.Path))
+			err = p.copyPreserving(c.Backup, c.Path)
 		}
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s %s: %w", c.Action, c.Path, err)
+			return fmt.Errorf("%s %s: %w", c.Action, p.abs(c.Path), err)
 		}
 	}
-	if err := os.RemoveAll(p.abs(journalDir)); err != nil {
-		return fmt.Errorf("removing the backup folder: %w", err)
+	if err := p.fs.RemoveAll(must(journalDir)); err != nil {
+		return fmt.Errorf("removing the backup folder %s: %w", p.abs(journalDir), err)
 	}
 	// Folders Configure made, innermost first; only if empty (someone may have used them).
 	for i := len(p.journal.Entries) - 1; i >= 0; i-- {
 		if e := p.journal.Entries[i]; e.Action == madeDir {
-			_ = os.Remove(p.abs(e.Path))
+			_ = p.fs.Remove(must(e.Path))
 		}
 	}
 	return nil
@@ -134,7 +183,7 @@ const madeDir = "mkdir"
 func (p *Plan) missingDirs(f string) []string {
 	var out []string
 	for d := path.Dir(f); d != "/" && d != "."; d = path.Dir(d) {
-		if _, err := os.Lstat(p.abs(d)); err == nil {
+		if _, err := p.fs.Lstat(must(d)); err == nil {
 			break
 		}
 		out = append([]string{d}, out...)
@@ -150,7 +199,7 @@ func (p *Plan) freeBackup(b string) string {
 		if n > 0 {
 			cand = fmt.Sprintf("%s.%d", b, n)
 		}
-		if _, err := os.Lstat(p.abs(cand)); errors.Is(err, os.ErrNotExist) && !p.journal.backupTaken(cand) {
+		if _, err := p.fs.Lstat(must(cand)); errors.Is(err, os.ErrNotExist) && !p.journal.backupTaken(cand) {
 			return cand
 		}
 	}
@@ -161,52 +210,65 @@ func (p *Plan) saveJournal() error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(p.abs(journalDir), "journal.json"), append(b, '\n'), 0o600)
+	if err := p.writeFile(journalFile, append(b, '\n'), 0o600, nil); err != nil {
+		return fmt.Errorf("writing the backup journal %s: %w", p.abs(journalFile), err)
+	}
+	return nil
 }
 
-// writeFile replaces path atomically (a temporary file in the same folder, then rename).
-func writeFile(path string, content []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// writeFile replaces f atomically (a temporary file in the same folder, then rename), inside
+// the root. With like, the file gets like's owner and modification time.
+func (p *Plan) writeFile(f string, content []byte, mode os.FileMode, like os.FileInfo) error {
+	name := must(f)
+	if err := p.fs.MkdirAll(path.Dir(name), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".airgap-")
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(name), ".airgap-"+hex.EncodeToString(rnd[:]))
+	out, err := p.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
+	defer p.fs.Remove(tmp)
+	if _, err := out.Write(content); err != nil {
+		out.Close()
 		return err
 	}
-	if err := tmp.Close(); err != nil {
+	if err := out.Chmod(mode); err != nil {
+		out.Close()
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
+	if like != nil {
+		if st, ok := like.Sys().(*syscall.Stat_t); ok {
+			_ = out.Chown(int(st.Uid), int(st.Gid)) // only root can; a copy owned by us is still a copy
+		}
+	}
+	if err := out.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if like != nil {
+		if err := p.fs.Chtimes(tmp, time.Now(), like.ModTime()); err != nil {
+			return err
+		}
+	}
+	return p.fs.Rename(tmp, name)
 }
 
 // copyPreserving copies src to dst (atomically) with src's mode, owner and modification time.
 func (p *Plan) copyPreserving(src, dst string) error {
-	fi, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	in, err := os.Open(src)
+	in, err := p.fs.Open(must(src))
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	content, err := io.ReadAll(in)
 	if err != nil {
 		return err
 	}
-	if err := writeFile(dst, content, fi.Mode().Perm()); err != nil {
-		return err
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		_ = os.Lchown(dst, int(st.Uid), int(st.Gid)) // only root can; a copy owned by us is still a copy
-	}
-	return os.Chtimes(dst, time.Now(), fi.ModTime())
+	return p.writeFile(dst, content, fi.Mode().Perm(), fi)
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -29,12 +27,17 @@ type OS struct {
 }
 
 // DetectOS reads root/etc/os-release (or root/usr/lib/os-release): Ubuntu 20.04, 22.04,
-// 24.04 and later, Debian 11, 12, 13, RHEL, Rocky, AlmaLinux 8, 9, 10, and Fedora.
+// 24.04 and later, Debian 11, 12, 13, RHEL, Rocky, AlmaLinux 8, 9, 10, and Fedora. Both are
+// read inside root: a link leading out of it is not followed.
 func DetectOS(root string) (OS, error) {
 	var kv map[string]string
-	var err error
+	t, err := open(root)
+	if err != nil {
+		return OS{}, err
+	}
+	defer t.Close()
 	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		if kv, err = readOSRelease(filepath.Join(root, p)); err == nil {
+		if kv, err = readOSRelease(t, p); err == nil {
 			break
 		}
 	}
@@ -73,8 +76,8 @@ func DetectOS(root string) (OS, error) {
 	return o, nil
 }
 
-func readOSRelease(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+func readOSRelease(t tree, name string) (map[string]string, error) {
+	f, err := t.Open(name)
 	if err != nil {
 		return nil, err
 	}

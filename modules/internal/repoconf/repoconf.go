@@ -4,12 +4,20 @@
 // journal of what was done, so that Revert restores each original byte for byte (with its
 // mode, owner and mtime) and removes what was added. Plans are computed before anything is
 // written, so check mode and diffs show exactly what Apply would do.
+//
+// Every file is reached through an os.Root opened at Config.Root: a symlink (or a journal
+// entry) leading out of the root is refused with an error naming it, never followed (see tree). A file
+// someone changed after Configure wrote it is never lost on Revert: it is kept beside, as
+// <file>.airgap-kubespray-modified.
 package repoconf
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
@@ -29,6 +37,9 @@ const (
 	yumRepo    = "/etc/yum.repos.d/" + name + ".repo"
 	rpmKey     = "/etc/pki/rpm-gpg/RPM-GPG-KEY-" + name
 	pipConf    = "/etc/pip.conf"
+	// keptSuffix names the copy of a file someone changed after Configure wrote it, kept
+	// on Revert (apt, dnf and pip read none of these names).
+	keptSuffix = "." + name + "-modified"
 )
 
 // Config says which mirror to use. Empty URLs leave that package manager alone.
@@ -60,6 +71,7 @@ type Change struct {
 	Path   string `json:"path"` // as the host sees it (without Root)
 	Action string `json:"action"`
 	Backup string `json:"backup,omitempty"` // as the host sees it
+	Kept   string `json:"kept,omitempty"`   // where a version changed by someone else is kept
 	before []byte
 	after  []byte // nil: the file is gone afterwards
 	mode   os.FileMode
@@ -77,8 +89,42 @@ type Plan struct {
 	Root     string
 	Changes  []Change
 	Warnings []string
+	Reason   string // why nothing is done, when that is not plain
 	journal  *journal
 	revert   bool
+	fs       tree     // Root, opened: every file is reached through it
+	planned  []string // kept names taken by this plan
+}
+
+// Close releases the root. A plan is applied at most once.
+func (p *Plan) Close() error {
+	if p.fs == nil {
+		return nil
+	}
+	return p.fs.Close()
+}
+
+// rel turns a path as the host sees it ("/etc/pip.conf") into a name inside the root; it
+// must be absolute and clean (no "..", no "//", no trailing "/").
+func rel(f string) (string, error) {
+	if !strings.HasPrefix(f, "/") || f == "/" || path.Clean(f) != f {
+		return "", fmt.Errorf("%q is not a clean absolute path inside the root", f)
+	}
+	return f[1:], nil
+}
+
+// must is rel for the package's own constant paths.
+func must(f string) string {
+	r, err := rel(f)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func checksum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // Changed reports whether the plan changes anything.
@@ -94,13 +140,18 @@ func Configure(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := loadJournal(cfg.Root)
+	r, err := open(cfg.Root)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{OS: o, Root: cfg.Root, journal: j}
+	p := &Plan{OS: o, Root: cfg.Root, fs: r}
+	if p.journal, err = p.loadJournal(); err != nil {
+		r.Close()
+		return nil, err
+	}
 	want, err := p.desired(cfg)
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
 	paths := make([]string, 0, len(want))
@@ -110,11 +161,13 @@ func Configure(cfg Config) (*Plan, error) {
 	sort.Strings(paths)
 	for _, f := range paths {
 		if err := p.write(f, want[f]); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}
 	if cfg.DisableOtherRepos {
 		if err := p.disableOthers(want); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}
@@ -256,11 +309,11 @@ func (p *Plan) dnf(cfg Config, want map[string][]byte) error {
 // file:// URLs: the mirror's key signs the repository metadata (repo_gpgcheck), while the
 // packages keep their vendor's signatures (gpgcheck), so both kinds of key are listed.
 func (p *Plan) vendorKeys() []string {
-	found, _ := filepath.Glob(filepath.Join(p.Root, "etc/pki/rpm-gpg/RPM-GPG-KEY-*"))
+	found, _ := p.glob("/etc/pki/rpm-gpg", "RPM-GPG-KEY-*")
 	var keys []string
 	for _, f := range found {
-		if rel := "/etc/pki/rpm-gpg/" + filepath.Base(f); rel != rpmKey {
-			keys = append(keys, "file://"+rel)
+		if f != rpmKey {
+			keys = append(keys, "file://"+f)
 		}
 	}
 	sort.Strings(keys)
@@ -315,30 +368,29 @@ func (p *Plan) write(f string, content []byte) error {
 
 // disableOthers plans moving every other apt source or yum repository aside.
 func (p *Plan) disableOthers(ours map[string][]byte) error {
-	var patterns []string
+	var patterns [][2]string // folder, pattern
 	switch p.OS.Family {
 	case Apt:
 		if ours[aptSources] == nil && ours[aptList] == nil {
 			return nil // apt not configured: leave its sources alone
 		}
-		patterns = []string{"/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"}
+		patterns = [][2]string{{"/etc/apt", "sources.list"}, {"/etc/apt/sources.list.d", "*.list"}, {"/etc/apt/sources.list.d", "*.sources"}}
 	case Dnf:
 		if ours[yumRepo] == nil {
 			return nil
 		}
-		patterns = []string{"/etc/yum.repos.d/*.repo"}
+		patterns = [][2]string{{"/etc/yum.repos.d", "*.repo"}}
 	}
 	for _, pat := range patterns {
-		matches, err := filepath.Glob(p.abs(pat))
+		matches, err := p.glob(pat[0], pat[1])
 		if err != nil {
 			return err
 		}
-		for _, m := range matches {
-			f := "/" + filepath.ToSlash(mustRel(p.Root, m))
+		for _, f := range matches {
 			if _, mine := ours[f]; mine {
 				continue
 			}
-			fi, err := os.Lstat(m)
+			fi, err := p.fs.Lstat(must(f))
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
@@ -352,46 +404,131 @@ func (p *Plan) disableOthers(ours map[string][]byte) error {
 	return nil
 }
 
-// Revert plans restoring every original and removing what Configure added.
+// Revert plans restoring every original and removing what Configure added. A file someone
+// changed after Configure wrote it (or put back after Configure moved it) is kept beside, as
+// <file>.airgap-kubespray-modified, with a warning. Without a journal nothing is touched,
+// the backups included, and Reason says why.
 func Revert(root string) (*Plan, error) {
 	if root == "" {
 		root = "/"
 	}
-	j, err := loadJournal(root)
+	r, err := open(root)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Root: root, journal: j, revert: true}
+	p := &Plan{Root: root, fs: r, revert: true}
 	if o, err := DetectOS(root); err == nil {
 		p.OS = o
+	}
+	if err := p.planRevert(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Plan) planRevert() error {
+	j, err := p.loadJournal()
+	if err != nil {
+		return err
+	}
+	p.journal = j
+	if !j.found {
+		if _, err := p.fs.Lstat(must(journalDir)); err == nil {
+			p.Reason = fmt.Sprintf("the journal %s/journal.json is missing, so nothing can be restored from it: the backups under %s are left in place, restore them by hand", journalDir, journalDir)
+			p.Warnings = append(p.Warnings, p.Reason)
+		}
+		return nil
+	}
+	state := map[string][]byte{} // a path's content once the changes planned so far are done
+	gone := map[string]bool{}
+	current := func(f string) ([]byte, bool, error) {
+		if gone[f] {
+			return nil, false, nil
+		}
+		if b, ok := state[f]; ok {
+			return b, true, nil
+		}
+		return p.read(f)
 	}
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		e := j.Entries[i]
 		if e.Action == madeDir {
 			continue // removed, if empty, once the files are back
 		}
-		cur, exists, err := p.read(e.Path)
+		cur, exists, err := current(e.Path)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch e.Action {
 		case Created:
-			if exists {
-				p.Changes = append(p.Changes, Change{Path: e.Path, Action: Removed, before: cur})
+			if !exists {
+				continue
 			}
+			c := Change{Path: e.Path, Action: Removed, before: cur}
+			if checksum(cur) != e.Sum {
+				p.keep(&c)
+			}
+			p.Changes = append(p.Changes, c)
+			gone[e.Path] = true
 		case Moved, Replaced:
-			orig, err := os.ReadFile(p.abs(e.Backup))
+			orig, err := p.fs.ReadFile(must(e.Backup))
 			if err != nil {
-				return nil, fmt.Errorf("the backup of %s is missing (%s): %w", e.Path, e.Backup, err)
+				return fmt.Errorf("the backup of %s is missing (%s): %w", e.Path, p.abs(e.Backup), err)
 			}
-			p.Changes = append(p.Changes, Change{Path: e.Path, Action: Restored, Backup: e.Backup, before: cur, after: orig})
+			c := Change{Path: e.Path, Action: Restored, Backup: e.Backup, before: cur, after: orig}
+			ours := e.Action == Replaced && checksum(cur) == e.Sum
+			if exists && !ours && !bytes.Equal(cur, orig) {
+				p.keep(&c)
+			}
+			p.Changes = append(p.Changes, c)
+			state[e.Path], gone[e.Path] = orig, false
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// keep plans keeping c's current content, which Configure did not write, beside it.
+func (p *Plan) keep(c *Change) {
+	for n := 0; ; n++ {
+		cand := c.Path + keptSuffix
+		if n > 0 {
+			cand = fmt.Sprintf("%s.%d", cand, n)
+		}
+		taken := false
+		for _, t := range p.planned {
+			taken = taken || t == cand
+		}
+		if _, err := p.fs.Lstat(must(cand)); errors.Is(err, os.ErrNotExist) && !taken {
+			c.Kept = cand
+			p.planned = append(p.planned, cand)
+			break
+		}
+	}
+	p.Warnings = append(p.Warnings, fmt.Sprintf("%s was changed after offline_repo_config wrote it: that version is kept as %s", c.Path, c.Kept))
+}
+
+// glob lists the regular names in folder dir matching pattern, as host paths; a missing
+// folder has none.
+func (p *Plan) glob(dir, pattern string) ([]string, error) {
+	entries, err := fs.ReadDir(p.fs.FS(), must(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", p.abs(dir), err)
+	}
+	var out []string
+	for _, e := range entries {
+		if ok, _ := path.Match(pattern, e.Name()); ok {
+			out = append(out, dir+"/"+e.Name())
+		}
+	}
+	return out, nil
 }
 
 func (p *Plan) read(f string) ([]byte, bool, error) {
-	b, err := os.ReadFile(p.abs(f))
+	b, err := p.fs.ReadFile(must(f))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -404,11 +541,3 @@ func (p *Plan) read(f string) ([]byte, bool, error) {
 func (p *Plan) abs(f string) string { return filepath.Join(p.Root, filepath.FromSlash(f)) }
 
 func (p *Plan) backupPath(f string) string { return path.Join(journalDir, "files", f) }
-
-func mustRel(base, target string) string {
-	rel, err := filepath.Rel(base, target)
-	if err != nil {
-		panic(err)
-	}
-	return rel
-}
