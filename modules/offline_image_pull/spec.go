@@ -59,7 +59,7 @@ var Module = &module.Module{
 		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust for registries."}},
 		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images pulled at once (each also fetches up to 4 blobs at once)."}},
 		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a failure, waiting 1s, 2s, 4s, ...; blobs already stored are kept, so a retry (or a rerun) resumes."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection or response headers."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
 		{Name: "archives", Type: module.TypeList, Elements: module.TypePath, Default: []any{}, Description: []string{
 			"docker-save bundles to import into the layout instead of pulling: kubespray-offline's C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline's C(container-images.tar.gz) (with its C(container-images.txt)).",
 			"Their layers are gzipped on import; the registry's original digests are not in a docker-save bundle.",

@@ -30,7 +30,7 @@ var Module = &module.Module{
 		{Name: "insecure", Type: module.TypeBool, Default: false, Description: []string{"Reach the registry over plain HTTP."}},
 		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images, and blobs, sent at once."}},
 		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a transient failure, waiting 1s, 2s, 4s, ...; what was uploaded is not sent again."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection or response headers."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
 		{Name: "images", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Push only these images (their original references); default every image of C(src)."}},
 	}},
 	Doc: module.Doc{
