@@ -296,8 +296,8 @@ func (f *fetcher) plan(items []Item, results []ItemResult) []int {
 	return jobs
 }
 
-// scopeCredentials makes the client add Header and basic auth to requests for the hosts of
-// the items' fetch URLs only.
+// scopeCredentials makes the client add Header and basic auth to requests for the origins
+// (scheme, host, port) of the items' fetch URLs only.
 func (f *fetcher) scopeCredentials(items []Item, jobs []int) {
 	if len(f.opts.Header) == 0 && f.opts.Username == "" && f.opts.Password == "" {
 		return

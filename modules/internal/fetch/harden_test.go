@@ -50,6 +50,19 @@ func TestPartialSymlinksStayInDest(t *testing.T) {
 		{"linked partial file without checksum", "", func(t *testing.T, dest, outside string) {
 			plantPartialLink(t, dest, outside, data[:1000])
 		}},
+		{"hard-linked partial file", sum(data), func(t *testing.T, dest, outside string) {
+			target := filepath.Join(outside, "victim")
+			if err := os.WriteFile(target, data[:1000], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			part := fetch.PartialPath(dest, "f")
+			if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(target, part); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()

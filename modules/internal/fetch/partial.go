@@ -98,7 +98,8 @@ func kind(fi os.FileInfo) string {
 }
 
 // openPartialFile opens (creating it) the partial download name in pr for reading and
-// writing. Anything but a regular file there (a link, a folder, a FIFO) is refused.
+// writing. Anything but a regular file there with one name (a symbolic or hard link, a folder,
+// a FIFO) is refused.
 func openPartialFile(pr *os.Root, name string) (*os.File, error) {
 	where := filepath.Join(pr.Name(), name)
 	before, err := pr.Lstat(name)
@@ -115,6 +116,10 @@ func openPartialFile(pr *os.Root, name string) (*os.File, error) {
 	fi, err := f.Stat()
 	if err == nil && (!fi.Mode().IsRegular() || before != nil && !os.SameFile(fi, before)) {
 		err = fmt.Errorf("%s changed while it was opened: refused: %w", where, ErrUnsafePath)
+	}
+	if err == nil && links(fi) > 1 {
+		// Another name of the same file may live outside dest: writing would change it too.
+		err = fmt.Errorf("%s has %d hard links: refused: %w", where, links(fi), ErrUnsafePath)
 	}
 	if err == nil {
 		var now os.FileInfo

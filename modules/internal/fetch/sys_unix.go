@@ -24,3 +24,11 @@ func tryLock(f *os.File) (bool, error) {
 		return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 	}
 }
+
+// links is the number of hard links to a file (1 where it cannot be told).
+func links(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
