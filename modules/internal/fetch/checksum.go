@@ -84,6 +84,18 @@ func hashFile(path string, c Checksum) (digests, error) {
 		return digests{}, err
 	}
 	defer f.Close()
+	return hashReader(f, path, c)
+}
+
+// hashOpen hashes an open file from its first byte.
+func hashOpen(f *os.File, c Checksum) (digests, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return digests{}, localErr(err)
+	}
+	return hashReader(f, f.Name(), c)
+}
+
+func hashReader(f io.Reader, path string, c Checksum) (digests, error) {
 	h256 := sha256.New()
 	var w io.Writer = h256
 	var other hash.Hash

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,13 +117,24 @@ func (b *idleBody) Close() error {
 	return err
 }
 
-// scoped adds extra headers and basic auth to requests for the given hosts only, so that a
-// redirect to another host (a CDN, object storage) never receives the credentials.
+// scoped adds extra headers and basic auth to requests for the given origins only (scheme,
+// host and port), so that a redirect to another host (a CDN, object storage), or from https
+// to plain http on the same host, never receives the credentials.
 type scoped struct {
 	next       http.RoundTripper
-	hosts      map[string]bool
+	origins    map[string]bool
 	header     http.Header
 	user, pass string
+}
+
+// origin is "<scheme>://<host>:<port>", with the scheme's default port when the URL has none.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 func (s *scoped) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -129,7 +142,7 @@ func (s *scoped) RoundTrip(req *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	if !s.hosts[req.URL.Host] {
+	if !s.origins[origin(req.URL)] {
 		return next.RoundTrip(req)
 	}
 	r := req.Clone(req.Context())

@@ -1,6 +1,10 @@
 package fetch
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
 
 // Errors an item can fail with; match them with errors.Is.
 var (
@@ -15,3 +19,10 @@ var (
 	// ErrConflict: two items want the same path with different sources.
 	ErrConflict = errors.New("conflicting items")
 )
+
+// StatusError is an HTTP answer other than the one asked for (after redirects).
+type StatusError int
+
+func (e StatusError) Error() string {
+	return fmt.Sprintf("server returned %d %s", int(e), http.StatusText(int(e)))
+}

@@ -3,25 +3,23 @@
 //
 // A download is written under <dest>/.partial/, verified, then renamed into place, so the
 // final path only ever holds a complete, verified file. A file already in place whose checksum
-// matches is skipped without any network request.
+// matches is skipped without any network request. Every write goes through an os.Root on dest,
+// and one item is downloaded by one run at a time (a lock per item, across processes).
 package fetch
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/cavaliergopher/grab/v3"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
@@ -47,6 +45,8 @@ type Options struct {
 	Client      *http.Client  // if nil, NewHTTPClient(ClientOptions{})
 	// Header, and HTTP basic auth from Username and Password, are sent only to the hosts the
 	// items are fetched from (after Mirrors), never to a host a redirect leads to.
+	// Header and credentials are scoped on scheme, host and port: an https URL redirected
+	// to http on the same host does not send them in clear text.
 	Header   http.Header
 	Username string
 	Password string
@@ -123,9 +123,11 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer f.close()
 	rep := &Report{Items: make([]ItemResult, len(items))}
 	jobs := f.plan(items, rep.Items)
 	f.scopeCredentials(items, jobs)
+	f.cleanOrphans(ctx, rep.Items, jobs)
 
 	stopProgress := f.watch(len(items))
 	work := make(chan int)
@@ -173,13 +175,18 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 type fetcher struct {
 	opts     Options
 	dest     string
-	grab     *grab.Client
+	root     *os.Root // dest; nil in a dry run
+	client   *http.Client
 	received atomic.Int64 // bytes of finished transfers
 	done     atomic.Int64
 	failed   atomic.Int64
 	mu       sync.Mutex
-	active   map[*grab.Response]string
+	active   map[*transfer]bool
 	dupOf    map[int]int // item index -> index of the first item with the same path
+
+	partOnce sync.Once
+	part     *os.Root // dest/.partial
+	partErr  error
 }
 
 func newFetcher(opts Options) (*fetcher, error) {
@@ -207,16 +214,51 @@ func newFetcher(opts Options) (*fetcher, error) {
 			return nil, err
 		}
 	}
+	f := &fetcher{opts: opts, dest: dest, client: opts.Client, active: map[*transfer]bool{}, dupOf: map[int]int{}}
 	if !opts.DryRun {
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return nil, fmt.Errorf("creating dest: %w", err)
 		}
+		if f.root, err = os.OpenRoot(dest); err != nil {
+			return nil, fmt.Errorf("opening dest: %w", err)
+		}
 	}
-	g := grab.NewClient()
-	g.HTTPClient = opts.Client
-	g.UserAgent = "airgap.kubespray-offline_file_fetch"
-	g.BufferSize = 256 << 10
-	return &fetcher{opts: opts, dest: dest, grab: g, active: map[*grab.Response]string{}, dupOf: map[int]int{}}, nil
+	return f, nil
+}
+
+func (f *fetcher) close() {
+	if f.part != nil {
+		f.part.Close()
+	}
+	if f.root != nil {
+		f.root.Close()
+	}
+}
+
+// partialRoot opens <dest>/.partial once, for every item of the run.
+func (f *fetcher) partialRoot() (*os.Root, error) {
+	f.partOnce.Do(func() { f.part, f.partErr = openPartialDir(f.root) })
+	return f.part, f.partErr
+}
+
+// cleanOrphans removes old partial downloads no item of this run owns (see orphanAge). It
+// never creates .partial, and leaves it alone if it is not a plain folder.
+func (f *fetcher) cleanOrphans(ctx context.Context, results []ItemResult, jobs []int) {
+	if f.root == nil {
+		return
+	}
+	if fi, err := f.root.Lstat(partialDir); err != nil || !fi.IsDir() {
+		return
+	}
+	pr, err := f.partialRoot()
+	if err != nil {
+		return
+	}
+	owned := map[string]bool{}
+	for _, i := range jobs {
+		owned[keyOf(partialName(results[i].Path))] = true
+	}
+	cleanOrphans(ctx, pr, owned)
 }
 
 // plan resolves every item's path, fails the unsafe and conflicting ones, and returns the
@@ -254,22 +296,22 @@ func (f *fetcher) plan(items []Item, results []ItemResult) []int {
 	return jobs
 }
 
-// scopeCredentials makes the client add Header and basic auth to requests for the hosts of
-// the items' fetch URLs only.
+// scopeCredentials makes the client add Header and basic auth to requests for the origins
+// (scheme, host, port) of the items' fetch URLs only.
 func (f *fetcher) scopeCredentials(items []Item, jobs []int) {
 	if len(f.opts.Header) == 0 && f.opts.Username == "" && f.opts.Password == "" {
 		return
 	}
-	hosts := map[string]bool{}
+	origins := map[string]bool{}
 	for _, i := range jobs {
 		if u, err := url.Parse(mirror.Rewrite(items[i].URL, f.opts.Mirrors)); err == nil {
-			hosts[u.Host] = true
+			origins[origin(u)] = true
 		}
 	}
 	c := *f.opts.Client
-	c.Transport = &scoped{next: c.Transport, hosts: hosts, header: f.opts.Header,
+	c.Transport = &scoped{next: c.Transport, origins: origins, header: f.opts.Header,
 		user: f.opts.Username, pass: f.opts.Password}
-	f.grab.HTTPClient = &c
+	f.client = &c
 }
 
 func itemPath(it Item) (string, error) {
@@ -315,21 +357,11 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 		r.FetchURL = fetchURL
 	}
 
-	if fi, err := os.Lstat(r.Dest); err == nil {
-		if !fi.Mode().IsRegular() {
-			r.fail(fmt.Errorf("%s: %s exists and is not a regular file", it.URL, r.Dest))
-			return
-		}
-		d, err := verifiedDigests(r.Dest, fi, sum, f.opts.DryRun)
+	if done, err := f.inPlace(it, r, sum, f.opts.Force); done || err != nil {
 		if err != nil {
-			r.fail(fmt.Errorf("%s: %w", it.URL, err))
-			return
+			r.fail(err)
 		}
-		if d.matches(sum) && !f.opts.Force {
-			r.Status, r.Size, r.SHA256 = StatusSkipped, d.size, d.sha256
-			return
-		}
-		r.Replaced = !d.matches(sum)
+		return
 	}
 	if f.opts.DryRun {
 		r.Status = StatusWouldFetch
@@ -339,35 +371,74 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 		r.fail(fmt.Errorf("%s: %w", it.URL, ctx.Err()))
 		return
 	}
-	d, err := f.download(ctx, it, fetchURL, r, sum)
+	pr, err := f.partialRoot()
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", it.URL, err))
+		return
+	}
+	// One run at a time downloads and places an item: a second run waits here, then finds
+	// the file the first one placed.
+	name := partialName(r.Path)
+	lock, waited, err := lockItem(ctx, pr, keyOf(name), true)
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", it.URL, err))
+		return
+	}
+	defer lock.release()
+	if waited {
+		if done, err := f.inPlace(it, r, sum, false); done || err != nil {
+			if err != nil {
+				r.fail(err)
+			}
+			return
+		}
+	}
+	part, err := openPartialFile(pr, name)
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", it.URL, err))
+		return
+	}
+	defer part.Close()
+	d, err := f.download(ctx, it, fetchURL, r, sum, part, name)
 	if err != nil {
 		r.fail(err)
 		return
 	}
-	if err := f.place(f.partial(r.Path), r.Dest, d); err != nil {
+	if err := f.place(part, name, r.Path, d); err != nil {
 		r.fail(fmt.Errorf("%s: %w", it.URL, err))
 		return
 	}
 	r.Status, r.Size, r.SHA256 = StatusFetched, d.size, d.sha256
 }
 
-func (f *fetcher) partial(rel string) string { return PartialPath(f.dest, rel) }
-
-// PartialPath is where the file for rel (a path in the layout) is downloaded to before it is
-// verified: one flat folder <dest>/.partial, so nothing is left to clean up, with a name
-// derived from rel, so that an interrupted download resumes on the next run.
-func PartialPath(dest, rel string) string {
-	h := sha256.Sum256([]byte(rel))
-	return filepath.Join(dest, partialDir, hex.EncodeToString(h[:8])+"-"+path.Base(rel))
+// inPlace checks the file at the item's final path: done (and r skipped) if it is there and
+// verified, unless force. r.Replaced tells whether another content is there.
+func (f *fetcher) inPlace(it Item, r *ItemResult, sum Checksum, force bool) (done bool, err error) {
+	fi, err := os.Lstat(r.Dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", it.URL, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%s: %s exists and is not a regular file", it.URL, r.Dest)
+	}
+	d, err := verifiedDigests(r.Dest, fi, sum, f.opts.DryRun)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", it.URL, err)
+	}
+	if d.matches(sum) && !force {
+		r.Status, r.Size, r.SHA256, r.Replaced = StatusSkipped, d.size, d.sha256, false
+		return true, nil
+	}
+	r.Replaced = !d.matches(sum)
+	return false, nil
 }
 
-// download fetches into the partial file, retrying with exponential backoff, and returns the
-// digests of the verified partial file.
-func (f *fetcher) download(ctx context.Context, it Item, fetchURL string, r *ItemResult, sum Checksum) (digests, error) {
-	part := f.partial(r.Path)
-	if err := os.MkdirAll(filepath.Dir(part), 0o755); err != nil {
-		return digests{}, fmt.Errorf("%s: creating partial folder: %w", it.URL, err)
-	}
+// download fetches into the open partial file, retrying with exponential backoff, and returns
+// the digests of the verified partial file.
+func (f *fetcher) download(ctx context.Context, it Item, fetchURL string, r *ItemResult, sum Checksum, part *os.File, name string) (digests, error) {
 	delay := f.opts.Backoff
 	var last error
 	for attempt := 0; attempt <= f.opts.Retries; attempt++ {
@@ -380,22 +451,26 @@ func (f *fetcher) download(ctx context.Context, it Item, fetchURL string, r *Ite
 			delay *= 2
 		}
 		r.Attempts++
-		resumed, err := f.transfer(ctx, fetchURL, part)
+		resumed, err := f.transfer(ctx, fetchURL, part, name, sum)
 		r.Resumed = r.Resumed || resumed
 		if err == nil {
-			d, herr := hashFile(part, sum)
+			d, herr := hashOpen(part, sum)
 			switch {
 			case herr != nil:
 				err = herr
 			case d.matches(sum):
 				return d, nil
 			default:
-				_ = os.Remove(part)
 				err = fmt.Errorf("%w: expected %s, got %s", ErrChecksumMismatch, sum, d.value(sum))
 				if !resumed {
+					removePartial(f.part, name)
 					return digests{}, fmt.Errorf("%s: %w", it.URL, err)
 				}
 				// A resumed file may hold stale bytes from an older upstream: start over once more.
+				if terr := truncate(part); terr != nil {
+					return digests{}, fmt.Errorf("%s: %w", it.URL, terr)
+				}
+				_ = writeValidator(f.part, name, "")
 			}
 		}
 		last = err
@@ -403,93 +478,76 @@ func (f *fetcher) download(ctx context.Context, it Item, fetchURL string, r *Ite
 			break
 		}
 	}
+	if errors.Is(last, ErrChecksumMismatch) {
+		removePartial(f.part, name) // nothing there is worth resuming
+	}
 	return digests{}, fmt.Errorf("%s: %w", it.URL, last)
 }
 
-// transfer runs one HTTP download into part, resuming what part already holds. When the
-// server answers a resume request with the whole file, or the partial file is longer than the
-// remote one, it starts over from byte zero at once.
-func (f *fetcher) transfer(ctx context.Context, rawURL, part string) (resumed bool, err error) {
-	for try := 0; try < 2; try++ {
-		resp, err := f.get(ctx, rawURL, part)
-		if errors.Is(err, ErrRangeIgnored) || errors.Is(err, grab.ErrBadLength) {
-			_ = os.Remove(part)
-			continue
-		}
-		return resp.DidResume, err
-	}
-	return false, fmt.Errorf("%w, twice", ErrRangeIgnored)
-}
-
-func (f *fetcher) get(ctx context.Context, rawURL, part string) (*grab.Response, error) {
-	req, err := grab.NewRequest(part, rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
-	}
-	req = req.WithContext(ctx)
-	req.BeforeCopy = func(resp *grab.Response) error {
-		if resp.DidResume && resp.HTTPResponse.StatusCode != http.StatusPartialContent {
-			return ErrRangeIgnored
-		}
-		return nil
-	}
-	resp := f.grab.Do(req)
-	f.track(resp, rawURL)
-	<-resp.Done
-	f.untrack(resp)
-	return resp, resp.Err()
+// transfer runs one HTTP download into part, accounting for it in the progress.
+func (f *fetcher) transfer(ctx context.Context, rawURL string, part *os.File, name string, sum Checksum) (bool, error) {
+	t := &transfer{url: rawURL}
+	f.mu.Lock()
+	f.active[t] = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.active, t)
+		f.received.Add(t.received.Load())
+		f.mu.Unlock()
+	}()
+	return f.fetchInto(ctx, t, part, name, sum)
 }
 
 // retryable tells transient failures (network, 5xx, 408, 429, a stall, a bad resume) from
-// permanent ones (other 4xx, a checksum mismatch on a fresh download, an unsafe path).
+// permanent ones (other 4xx, a checksum mismatch on a fresh download, an unsafe path, and
+// what the local file system refuses: a full disk, a denied write, a bad path).
 func retryable(err error) bool {
-	var sc grab.StatusCodeError
+	var sc StatusError
 	if errors.As(err, &sc) {
 		code := int(sc)
 		return code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
 	}
+	var local localError
+	if errors.As(err, &local) {
+		return false
+	}
+	for _, errno := range permanentErrnos {
+		if errors.Is(err, errno) {
+			return false
+		}
+	}
 	return !errors.Is(err, ErrUnsafePath) && !errors.Is(err, context.Canceled)
 }
 
-// place moves a verified partial file to its final path.
-func (f *fetcher) place(part, final string, d digests) error {
-	if err := os.Chmod(part, f.opts.Mode); err != nil {
+var permanentErrnos = []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG, syscall.EACCES, syscall.EPERM,
+	syscall.EROFS, syscall.ENOTDIR, syscall.EISDIR, syscall.ELOOP, syscall.ENAMETOOLONG}
+
+// place moves the verified partial file (open as part, named name in .partial) to rel, the
+// item's path, through dest's root: neither the rename nor the folders it needs can land
+// outside dest. The final path then holds the very file that was verified, or nothing.
+func (f *fetcher) place(part *os.File, name, rel string, d digests) error {
+	if err := part.Chmod(f.opts.Mode); err != nil {
 		return fmt.Errorf("setting mode: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	held, err := part.Stat()
+	if err != nil {
+		return err
+	}
+	final := filepath.FromSlash(rel)
+	if err := f.root.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return fmt.Errorf("creating folder: %w", err)
 	}
-	if err := os.Rename(part, final); err != nil {
+	if err := f.root.Rename(filepath.Join(partialDir, name), final); err != nil {
 		return fmt.Errorf("placing file: %w", err)
 	}
-	remember(final, d)
+	if now, err := f.root.Lstat(final); err != nil || !os.SameFile(now, held) {
+		_ = f.root.Remove(final)
+		return fmt.Errorf("%s was swapped while it was placed: refused: %w", filepath.Join(f.dest, final), ErrUnsafePath)
+	}
+	_ = writeValidator(f.part, name, "")
+	remember(filepath.Join(f.dest, final), d)
 	return nil
-}
-
-func (f *fetcher) track(resp *grab.Response, url string) {
-	f.mu.Lock()
-	f.active[resp] = url
-	f.mu.Unlock()
-}
-
-func (f *fetcher) untrack(resp *grab.Response) {
-	f.mu.Lock()
-	delete(f.active, resp)
-	f.received.Add(newBytes(resp))
-	f.mu.Unlock()
-}
-
-// newBytes is what a transfer received in this run: grab counts resumed bytes as complete.
-func newBytes(resp *grab.Response) int64 {
-	n := resp.BytesComplete()
-	if !resp.DidResume {
-		return n
-	}
-	h := resp.HTTPResponse
-	if h == nil || h.Request == nil || h.Request.Method == http.MethodHead || h.ContentLength < 0 {
-		return 0 // the partial file was already complete: nothing was transferred
-	}
-	return n - (resp.Size() - h.ContentLength)
 }
 
 // watch calls OnProgress periodically until the returned stop function is called.
@@ -505,9 +563,9 @@ func (f *fetcher) snapshot(items int) Progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p.Bytes = f.received.Load()
-	for resp, url := range f.active {
-		p.Bytes += newBytes(resp)
-		p.Active = append(p.Active, url)
+	for t := range f.active {
+		p.Bytes += t.received.Load()
+		p.Active = append(p.Active, t.url)
 	}
 	return p
 }

@@ -545,8 +545,7 @@ func TestCredentialsStayOnTheItemsHost(t *testing.T) {
 	defer origin.Close()
 
 	dest := t.TempDir()
-	// A partial file makes the download resume: a HEAD first, then a GET sent straight to
-	// the URL the HEAD was redirected to.
+	// A partial file makes the download resume: a GET with a Range, redirected to the CDN.
 	seedPartial(t, dest, "f", data[:1000])
 	o := opts(dest)
 	o.Username, o.Password, o.Header = "u", "p", http.Header{"X-Token": {"t"}}

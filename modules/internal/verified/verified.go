@@ -1,10 +1,13 @@
 // Package verified remembers, beside a file, the digests it had when it was last hashed.
 //
-// The record lives in an extended attribute together with the size and modification time the
-// file had then. Lookup trusts a record only while both still match, so a rerun over files
-// that did not change does not read them again; any write changes the mtime and makes the
-// caller hash again. Where extended attributes are not supported, Lookup never finds a record
-// and callers simply hash every time.
+// The record lives in an extended attribute together with what identifies the file's content
+// without reading it: its size, modification time, inode, and the window in which its change
+// time (ctime) lay when the record was written. Lookup trusts a record only while all of them
+// still match, so a rerun over files that did not change does not read them again. Any write
+// changes the ctime, and the ctime cannot be set back (unlike the mtime, which `touch -d`
+// restores): a file rewritten in place, even with its old size and mtime, is hashed again.
+// Where extended attributes are not supported, Lookup never finds a record and callers simply
+// hash every time.
 package verified
 
 import (
@@ -12,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const xattrName = "user.airgap.kubespray.digest"
@@ -24,26 +28,45 @@ type Record struct {
 }
 
 // Lookup returns the file's record if it is still valid for fi (the file's current Stat).
+//
+// Record format: "v2 <size> <mtime ns> <inode> <ctime from ns> <ctime to ns> <sha256>
+// [sha512 <hex>]". Setting the attribute itself moves the ctime, so the record keeps the
+// window from the ctime seen before writing it to the clock right after: a later change lands
+// after the window.
 func Lookup(path string, fi os.FileInfo) (Record, bool) {
+	ino, ctime, ok := identity(fi)
+	if !ok {
+		return Record{}, false
+	}
 	b, err := getxattr(path, xattrName)
 	if err != nil {
 		return Record{}, false
 	}
 	f := strings.Fields(string(b))
-	if len(f) < 4 || f[0] != "v1" {
+	if len(f) < 7 || f[0] != "v2" {
 		return Record{}, false
 	}
-	size, err1 := strconv.ParseInt(f[1], 10, 64)
-	mtime, err2 := strconv.ParseInt(f[2], 10, 64)
-	if err1 != nil || err2 != nil || size != fi.Size() || mtime != fi.ModTime().UnixNano() {
+	var n [5]int64
+	for i := range n {
+		if n[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return Record{}, false
+		}
+	}
+	size, mtime, rino, from, to := n[0], n[1], uint64(n[2]), n[3], n[4]
+	if size != fi.Size() || mtime != fi.ModTime().UnixNano() || rino != ino || ctime < from || ctime > to {
 		return Record{}, false
 	}
-	r := Record{Size: size, SHA256: f[3]}
-	if len(f) >= 6 && f[4] == "sha512" {
-		r.SHA512 = f[5]
+	r := Record{Size: size, SHA256: f[6]}
+	if len(f) >= 9 && f[7] == "sha512" {
+		r.SHA512 = f[8]
 	}
 	return r, true
 }
+
+// slack bounds the ctime step of the second attribute write in Store (back to back with
+// the first, so microseconds apart, a clock tick at most). A record whose own write took longer
+// is simply not trusted: the file is hashed again next time.
+const slack = 50 * time.Millisecond
 
 // Store records r for the file as it is now. Failing to record only costs a later rehash,
 // so errors are ignored.
@@ -52,7 +75,20 @@ func Store(path string, r Record) {
 	if err != nil || fi.Size() != r.Size {
 		return
 	}
-	rec := fmt.Sprintf("v1 %d %d %s", fi.Size(), fi.ModTime().UnixNano(), r.SHA256)
+	// Writing the attribute moves the ctime: write a placeholder first, read the ctime it
+	// left, then write the record with a window that starts there.
+	if setxattr(path, xattrName, []byte("pending")) != nil {
+		return
+	}
+	now, err := os.Stat(path)
+	if err != nil || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+		return
+	}
+	ino, ctime, ok := identity(now)
+	if !ok {
+		return
+	}
+	rec := fmt.Sprintf("v2 %d %d %d %d %d %s", fi.Size(), fi.ModTime().UnixNano(), ino, ctime, ctime+int64(slack), r.SHA256)
 	if r.SHA512 != "" {
 		rec += " sha512 " + r.SHA512
 	}

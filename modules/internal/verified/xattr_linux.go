@@ -1,6 +1,9 @@
 package verified
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func getxattr(path, name string) ([]byte, error) {
 	buf := make([]byte, 512)
@@ -13,4 +16,13 @@ func getxattr(path, name string) ([]byte, error) {
 
 func setxattr(path, name string, value []byte) error {
 	return syscall.Setxattr(path, name, value, 0)
+}
+
+// identity is the inode and change time (ns) of a file, from its Stat.
+func identity(fi os.FileInfo) (ino uint64, ctime int64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return st.Ino, st.Ctim.Nano(), true
 }
