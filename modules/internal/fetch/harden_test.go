@@ -591,3 +591,48 @@ func TestFlippedByteWithOldMtimeIsNotTrusted(t *testing.T) {
 		t.Error("file is still corrupt")
 	}
 }
+
+// TestCompletePartialChecksItsVersion: a partial file as long as the remote one is taken as
+// complete (grab then asks HEAD only) when the remote file is the version it was started from,
+// and fetched again when upstream changed to another content of the same size.
+func TestCompletePartialChecksItsVersion(t *testing.T) {
+	v1, v2 := blob(t, 256<<10), blob(t, 256<<10)
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changed=%v", changed), func(t *testing.T) {
+			c := &changing{data: v1, etag: `"v1"`, cutNext: true}
+			srv := httptest.NewServer(c)
+			defer srv.Close()
+			dest := t.TempDir()
+			o := opts(dest)
+			o.Retries = 0
+			items := []fetch.Item{{URL: srv.URL + "/f", Path: "f"}}
+			if rep, err := fetch.Fetch(context.Background(), items, o); err != nil || rep.Items[0].Status != fetch.StatusFailed {
+				t.Fatalf("first run = %+v, %v; want a failure (cut connection)", rep.Items[0], err)
+			}
+			// The interrupted run stored "v1" as validator; its partial file now holds all of v1.
+			if err := os.WriteFile(fetch.PartialPath(dest, "f"), v1, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := v1
+			c.mu.Lock()
+			if changed {
+				c.data, c.etag, want = v2, `"v2"`, v2
+			}
+			c.requests = nil
+			c.mu.Unlock()
+			rep, err := fetch.Fetch(context.Background(), items, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it := rep.Items[0]; it.Status != fetch.StatusFetched || it.Resumed == changed {
+				t.Fatalf("second run = %+v, want fetched, resumed=%v; requests %v", it, !changed, c.requests)
+			}
+			if got := readFile(t, filepath.Join(dest, "f")); !bytes.Equal(got, want) {
+				t.Errorf("file is %s, want upstream's %s; requests %v", sum(got), sum(want), c.requests)
+			}
+			if !changed && (len(c.requests) != 1 || !strings.HasPrefix(c.requests[0], "HEAD ")) {
+				t.Errorf("requests %v, want one HEAD (the partial file is complete)", c.requests)
+			}
+		})
+	}
+}
