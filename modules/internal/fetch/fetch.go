@@ -5,6 +5,10 @@
 // final path only ever holds a complete, verified file. A file already in place whose checksum
 // matches is skipped without any network request. Every write goes through an os.Root on dest,
 // and one item is downloaded by one run at a time (a lock per item, across processes).
+//
+// The transfers themselves are grab's (github.com/cavaliergopher/grab/v3): it writes to the
+// partial file through the name of its open descriptor (see fdPath), and the resume policy
+// (If-Range, which answers may continue a partial file) is this package's (transfer.go).
 package fetch
 
 import (
@@ -493,7 +497,7 @@ func (f *fetcher) transfer(ctx context.Context, rawURL string, part *os.File, na
 	defer func() {
 		f.mu.Lock()
 		delete(f.active, t)
-		f.received.Add(t.received.Load())
+		f.received.Add(t.bytes())
 		f.mu.Unlock()
 	}()
 	return f.fetchInto(ctx, t, part, name, sum)
@@ -564,7 +568,7 @@ func (f *fetcher) snapshot(items int) Progress {
 	defer f.mu.Unlock()
 	p.Bytes = f.received.Load()
 	for t := range f.active {
-		p.Bytes += t.received.Load()
+		p.Bytes += t.bytes()
 		p.Active = append(p.Active, t.url)
 	}
 	return p

@@ -415,6 +415,26 @@ func (c *changing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", lm, bytes.NewReader(data))
 }
 
+// interruptedRun serves c, whose first answer is cut half-way, and fetches it once into a new
+// dest without retries: that run must fail. It returns what a second run needs.
+func interruptedRun(t *testing.T, c *changing) (dest string, items []fetch.Item, o fetch.Options) {
+	t.Helper()
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	dest = t.TempDir()
+	o = opts(dest)
+	o.Retries = 0
+	items = []fetch.Item{{URL: srv.URL + "/f", Path: "f"}}
+	rep, err := fetch.Fetch(context.Background(), items, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Items[0].Status != fetch.StatusFailed {
+		t.Fatalf("first run = %+v, want a failure (cut connection)", rep.Items[0])
+	}
+	return dest, items, o
+}
+
 // TestResumeNeverSplicesVersions: without a checksum, a partial download of one upstream
 // version is never completed with bytes of another.
 func TestResumeNeverSplicesVersions(t *testing.T) {
@@ -434,19 +454,7 @@ func TestResumeNeverSplicesVersions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &changing{data: v1, etag: tc.etag, lastMod: tc.lastMod, cutNext: true}
-			srv := httptest.NewServer(c)
-			defer srv.Close()
-			dest := t.TempDir()
-			o := opts(dest)
-			o.Retries = 0
-			items := []fetch.Item{{URL: srv.URL + "/f", Path: "f"}}
-			rep, err := fetch.Fetch(context.Background(), items, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Items[0].Status != fetch.StatusFailed {
-				t.Fatalf("first run = %+v, want a failure (cut connection)", rep.Items[0])
-			}
+			dest, items, o := interruptedRun(t, c)
 			want := v1
 			c.mu.Lock()
 			c.noIfRange = tc.noIfRange
@@ -463,7 +471,7 @@ func TestResumeNeverSplicesVersions(t *testing.T) {
 				}
 			}
 			c.mu.Unlock()
-			rep, err = fetch.Fetch(context.Background(), items, o)
+			rep, err := fetch.Fetch(context.Background(), items, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -589,5 +597,42 @@ func TestFlippedByteWithOldMtimeIsNotTrusted(t *testing.T) {
 	}
 	if !bytes.Equal(readFile(t, p), data) {
 		t.Error("file is still corrupt")
+	}
+}
+
+// TestCompletePartialChecksItsVersion: a partial file as long as the remote one is taken as
+// complete (grab then asks HEAD only) when the remote file is the version it was started from,
+// and fetched again when upstream changed to another content of the same size.
+func TestCompletePartialChecksItsVersion(t *testing.T) {
+	v1, v2 := blob(t, 256<<10), blob(t, 256<<10)
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changed=%v", changed), func(t *testing.T) {
+			c := &changing{data: v1, etag: `"v1"`, cutNext: true}
+			dest, items, o := interruptedRun(t, c)
+			// The interrupted run stored "v1" as validator; its partial file now holds all of v1.
+			if err := os.WriteFile(fetch.PartialPath(dest, "f"), v1, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := v1
+			c.mu.Lock()
+			if changed {
+				c.data, c.etag, want = v2, `"v2"`, v2
+			}
+			c.requests = nil
+			c.mu.Unlock()
+			rep, err := fetch.Fetch(context.Background(), items, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it := rep.Items[0]; it.Status != fetch.StatusFetched || it.Resumed == changed {
+				t.Fatalf("second run = %+v, want fetched, resumed=%v; requests %v", it, !changed, c.requests)
+			}
+			if got := readFile(t, filepath.Join(dest, "f")); !bytes.Equal(got, want) {
+				t.Errorf("file is %s, want upstream's %s; requests %v", sum(got), sum(want), c.requests)
+			}
+			if !changed && (len(c.requests) != 1 || !strings.HasPrefix(c.requests[0], "HEAD ")) {
+				t.Errorf("requests %v, want one HEAD (the partial file is complete)", c.requests)
+			}
+		})
 	}
 }

@@ -5,22 +5,44 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/cavaliergopher/grab/v3"
 )
 
 const userAgent = "airgap.kubespray-offline_file_fetch"
 
-// transfer is one HTTP download into an open partial file.
+// transfer is one item's download into its open partial file, by grab; it counts the body
+// bytes received for the progress.
 type transfer struct {
 	url      string
-	received atomic.Int64 // body bytes written in this transfer
+	received atomic.Int64             // body bytes of finished grab transfers
+	live     atomic.Pointer[liveGrab] // the grab transfer running, if any
 }
 
-// errRangeMismatch: a 206 answer whose range does not start where the partial file ends.
+type liveGrab struct {
+	resp *grab.Response
+	base int64 // bytes grab counts as complete that it did not receive (the resumed part)
+}
+
+// bytes is what the transfer received so far, the running grab transfer included.
+func (t *transfer) bytes() int64 {
+	n := t.received.Load()
+	if l := t.live.Load(); l != nil {
+		n += max(l.resp.BytesComplete()-l.base, 0)
+	}
+	return n
+}
+
+// errRangeMismatch: an answer that cannot continue the partial file (another byte range,
+// another version, a remote file shorter than the partial one): it is emptied and the whole
+// file asked for once more.
 var errRangeMismatch = errors.New("server answered a resume with another byte range")
 
 // fetchInto downloads rawURL into part (the open partial file, named name in pr), resuming
@@ -30,7 +52,8 @@ var errRangeMismatch = errors.New("server answered a resume with another byte ra
 //     changed upstream answers with the whole new file, which replaces the partial one;
 //   - without a validator, only when a checksum will verify the result; otherwise the
 //     partial file is dropped and the download starts from byte zero;
-//   - a 206 answer is appended only if its Content-Range starts at the partial file's size.
+//   - a 206 answer is appended only if its Content-Range starts at the partial file's size
+//     and it names the stored version.
 //
 // It returns whether the download continued the partial file.
 func (f *fetcher) fetchInto(ctx context.Context, t *transfer, part *os.File, name string, sum Checksum) (resumed bool, err error) {
@@ -52,6 +75,11 @@ func (f *fetcher) fetchInto(ctx context.Context, t *transfer, part *os.File, nam
 	return false, err
 }
 
+// transferOnce is one grab transfer into part. grab writes through the name of part's open
+// descriptor (fdPath), never through a path in dest: the file it appends to or truncates is
+// the one openPartialFile checked. grab asks HEAD before resuming, then sends Range from the
+// partial file's size; the validator rides along as If-Range, and beforeCopy judges the
+// answer before a byte is written.
 func (f *fetcher) transferOnce(ctx context.Context, t *transfer, part *os.File, name string, sum Checksum) (bool, error) {
 	pr, _ := f.partialRoot()
 	fi, err := part.Stat()
@@ -66,66 +94,130 @@ func (f *fetcher) transferOnce(ctx context.Context, t *transfer, part *os.File, 
 		}
 		size = 0
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
-	if err != nil {
-		return false, fmt.Errorf("building request: %w", err)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	if size > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", size))
-		if validator != "" {
-			req.Header.Set("If-Range", validator)
-		}
-	}
-	resp, err := f.client.Do(req)
+	file, err := fdPath(part)
 	if err != nil {
 		return false, err
 	}
-	defer resp.Body.Close()
+	req, err := grab.NewRequest(file, t.url)
+	if err != nil {
+		return false, fmt.Errorf("building request: %w", err)
+	}
+	req = req.WithContext(ctx)
+	req.NoCreateDirectories = true // the partial file exists: nothing to create
+	req.IgnoreRemoteTime = true    // its mtime tells when it was last written (orphanAge)
+	req.NoResume = size == 0       // an empty partial file: a plain GET, no HEAD
+	req.HTTPRequest.Header.Set("User-Agent", userAgent)
+	if size > 0 && validator != "" {
+		req.HTTPRequest.Header.Set("If-Range", validator)
+	}
+	req.BeforeCopy = func(resp *grab.Response) error {
+		return beforeCopy(resp, part, pr, name, size, validator)
+	}
 
-	resumed := false
+	g := &grab.Client{HTTPClient: f.client, UserAgent: userAgent, BufferSize: 256 << 10}
+	resp := g.Do(req)
+	l := &liveGrab{resp: resp}
+	if resp.DidResume {
+		l.base = size
+	}
+	t.live.Store(l)
+	<-resp.Done
+	t.live.Store(nil)
+	got := max(resp.BytesComplete()-l.base, 0)
+	t.received.Add(got)
+	return grabResult(resp, file, size, validator, got)
+}
+
+// beforeCopy judges the answer to a GET before grab writes its body: a resume may only
+// continue with the range asked for, of the version the partial file holds; a whole file
+// replaces what the partial file held.
+func beforeCopy(resp *grab.Response, part *os.File, pr *os.Root, name string, size int64, validator string) error {
+	h := resp.HTTPResponse
 	switch {
-	case resp.StatusCode == http.StatusPartialContent && size > 0:
-		start, _, ok := contentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != size {
-			return false, fmt.Errorf("%w (asked from byte %d, got %q)", errRangeMismatch, size, resp.Header.Get("Content-Range"))
+	case resp.DidResume && h.StatusCode == http.StatusPartialContent:
+		if start, _, ok := contentRange(h.Header.Get("Content-Range")); !ok || start != size {
+			return fmt.Errorf("%w (asked from byte %d, got %q)", errRangeMismatch, size, h.Header.Get("Content-Range"))
 		}
-		if !sameVersion(validator, resp) {
-			return false, fmt.Errorf("%w (the answer names another version than %s)", errRangeMismatch, validator)
+		if !sameVersion(validator, h) {
+			return fmt.Errorf("%w (the answer names another version than %s)", errRangeMismatch, validator)
 		}
-		resumed = true
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && size > 0:
-		// The partial file is as long as the remote one (complete: the checksum or the
-		// validator the request carried vouches for it) or longer (stale: start over).
-		if _, total, ok := contentRange(resp.Header.Get("Content-Range")); ok && total == size {
-			return true, nil
-		}
-		return false, fmt.Errorf("%w (asked from byte %d, answered %s)", errRangeMismatch, size, resp.Status)
-	case resp.StatusCode == http.StatusOK:
+		return nil
+	case h.StatusCode == http.StatusOK:
 		// A fresh download, or a resume the server answered with the whole (maybe new) file.
-		if size > 0 {
+		// grab opened the file for appending when it asked a range: empty it here.
+		if resp.DidResume {
 			if err := truncate(part); err != nil {
-				return false, err
+				return err
 			}
 		}
-		if err := writeValidator(pr, name, validatorOf(resp)); err != nil {
-			return false, localErr(err)
+		if err := writeValidator(pr, name, validatorOf(h)); err != nil {
+			return localErr(err)
 		}
-	default:
-		return false, StatusError(resp.StatusCode)
+		return nil
 	}
+	return StatusError(h.StatusCode)
+}
 
-	if _, err := part.Seek(0, io.SeekEnd); err != nil {
-		return false, localErr(err)
+// grabResult turns a finished grab transfer into (resumed, error): grab's errors in the
+// package's terms, a resume grab completed by its HEAD answer alone checked against the
+// validator, a short body reported.
+func grabResult(resp *grab.Response, file string, size int64, validator string, got int64) (bool, error) {
+	err := resp.Err()
+	h := resp.HTTPResponse
+	var code grab.StatusCodeError
+	var pathErr *fs.PathError
+	switch {
+	case errors.As(err, &code):
+		if int(code) == http.StatusRequestedRangeNotSatisfiable && resp.DidResume {
+			// The partial file is as long as the remote one (complete: the checksum or the
+			// validator the request carried vouches for it) or longer (stale: start over).
+			if _, total, ok := contentRange(h.Header.Get("Content-Range")); ok && total == size {
+				return true, nil
+			}
+			return false, fmt.Errorf("%w (asked from byte %d, answered %d)", errRangeMismatch, size, int(code))
+		}
+		return false, StatusError(int(code))
+	case errors.Is(err, grab.ErrBadLength):
+		return false, fmt.Errorf("%w (the remote file is shorter than the %d bytes held)", errRangeMismatch, size)
+	case errors.As(err, &pathErr) && pathErr.Path == file, errors.Is(err, io.ErrShortWrite):
+		return resp.DidResume, localErr(err) // writing the partial file failed
+	case err != nil:
+		return resp.DidResume, err
 	}
-	n, err := io.CopyBuffer(&countingWriter{w: part, n: &t.received}, struct{ io.Reader }{resp.Body}, make([]byte, 256<<10))
+	if h.Request.Method == http.MethodHead {
+		// grab found the partial file as long as the remote one and asked nothing more.
+		// Without a validator the checksum verifies it; with one, HEAD must name it.
+		if validator != "" && validatorOf(h) != validator {
+			return false, fmt.Errorf("%w (a complete partial file of another version than %s)", errRangeMismatch, validator)
+		}
+		return true, nil
+	}
+	if h.ContentLength >= 0 && got != h.ContentLength {
+		return resp.DidResume, fmt.Errorf("got %d of %d bytes: %w", got, h.ContentLength, io.ErrUnexpectedEOF)
+	}
+	return resp.DidResume && h.StatusCode == http.StatusPartialContent, nil
+}
+
+// fdPath is a name of the open file f that leads to f itself, not through any folder: grab,
+// which opens its file by name, then writes to the file openPartialFile checked even if the
+// partial folder changed meanwhile. On Linux (the modules' targets) /proc/self/fd/<n> reopens
+// the very inode; elsewhere /dev/fd/<n> duplicates the descriptor (a shared offset, which
+// grab's seek before writing and truncate's seek make safe). A name that does not lead to f
+// (no /proc) is refused.
+func fdPath(f *os.File) (string, error) {
+	dir := "/dev/fd"
+	if runtime.GOOS == "linux" {
+		dir = "/proc/self/fd"
+	}
+	p := dir + "/" + strconv.FormatUint(uint64(f.Fd()), 10)
+	held, err := f.Stat()
 	if err != nil {
-		return resumed, err
+		return "", localErr(err)
 	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		return resumed, fmt.Errorf("got %d of %d bytes: %w", n, resp.ContentLength, io.ErrUnexpectedEOF)
+	if via, err := os.Stat(p); err != nil || !os.SameFile(via, held) {
+		return "", localErr(fmt.Errorf("%s cannot be reached through %s (is /proc mounted?): refused: %w", f.Name(), p, ErrUnsafePath))
 	}
-	return resumed, nil
+	return p, nil
 }
 
 // validatorOf is what a later resume may send as If-Range: a strong ETag, else Last-Modified
@@ -190,8 +282,12 @@ func contentRange(h string) (start, total int64, ok bool) {
 	return start, total, true
 }
 
+// truncate empties the partial file and rewinds its offset.
 func truncate(f *os.File) error {
 	if err := f.Truncate(0); err != nil {
+		return localErr(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return localErr(err)
 	}
 	return nil
@@ -209,16 +305,4 @@ func localErr(err error) error {
 		return nil
 	}
 	return localError{err}
-}
-
-// countingWriter writes to w, counting bytes in n; its write errors are local ones.
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, localErr(err)
 }
