@@ -561,8 +561,9 @@ class PackScript(unittest.TestCase):
         shutil.rmtree(work, ignore_errors=True)
         src = os.path.join(work, 'kubespray')
         shutil.copytree(release, src)
-        for rel in ('inventory/x/credentials/y', 'inventory/x/artifacts/admin.conf', '.vault_pass', 'inventory/x/group_vars/all/secrets.vault',
-                    'airgap-bundle/files/big', 'old-bundle/manifest.yaml', 'old-bundle/SHA256SUMS'):
+        for rel in ('inventory/x/credentials/y', 'inventory/x/artifacts/admin.conf', '.vault_pass',
+                    'inventory/x/group_vars/all/secrets.vault', 'airgap-bundle/files/big', 'old-bundle/manifest.yaml',
+                    'old-bundle/SHA256SUMS'):
             os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
             with open(os.path.join(src, rel), 'w') as f:
                 f.write('airgap-test-secret\n')

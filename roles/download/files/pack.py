@@ -157,8 +157,9 @@ def inventory_members(lister, src, sources):
     found = []
     for path in sources:
         path = os.path.abspath(path)
-        if os.path.realpath(path) == os.path.realpath(src) or not (path + os.sep).startswith(src + os.sep):
-            continue
+        if (not os.path.lexists(path) or os.path.realpath(path) == os.path.realpath(src)
+                or not (path + os.sep).startswith(src + os.sep)):
+            continue  # not a path (e.g. "host1,host2,"), or not in the checkout
         rel = os.path.relpath(path, src)
         if os.path.isdir(path):
             tops = [rel]
@@ -169,7 +170,9 @@ def inventory_members(lister, src, sources):
             parts = top.split('/')
             if any(skipped('/'.join(parts[:i + 1]), True)[0] for i in range(len(parts) - 1)):
                 continue
-            if os.path.isdir(os.path.join(src, top)):
+            if os.path.islink(os.path.join(src, top)):
+                found.append(top)  # packed as the link
+            elif os.path.isdir(os.path.join(src, top)):
                 if not skipped(top, True)[0]:
                     found += [top] + lister.walk(top)
             elif not skipped(top, False)[0]:
@@ -219,6 +222,7 @@ def pack(mode, src, out, check, inventories=()):
         raise Error('%s is not an installed collection (no MANIFEST.json)' % src)
     lister = Lister(src, out)
     tracked = git_files(src) if mode == 'kubespray' else None
+    more = []
     if tracked is not None:
         source, members = 'git', lister.from_git(tracked)
         more = inventory_members(lister, src, inventories)
@@ -254,7 +258,7 @@ def pack(mode, src, out, check, inventories=()):
     named = sum(len(v) for v in lister.left_out.values())
     return {
         'summary': '%s: %d members from %s, %s%s' % (
-            os.path.basename(out), len(members), 'what git tracks' if source == 'git' else 'the folder',
+            os.path.basename(out), len(members), ('what git tracks' + (' and the inventory' if more else '')) if source == 'git' else 'the folder',
             'unchanged' if same else ('would pack again' if check else 'packed'),
             (', left out %d: %s' % (named, '; '.join('%s %s' % (why, ', '.join(sorted(p)[:3] + (['...'] if len(p) > 3 else [])))
                                                      for why, p in sorted(lister.left_out.items())))) if named else ''),
