@@ -20,6 +20,7 @@ Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
                        Kubespray's manifest lists, and an nginx holding a file for every URL
   .demo/bundle/        what download makes and the air gap carries: files/, images/, manifest.yaml, ...
   .demo/mirror/        the offline mirror's state: nginx serving bundle/files, the registry's storage
+  .demo/gnupg/         the key the OS repository is signed with (demo-down stops its gpg-agent)
   .demo/nodes/<host>/  the cluster nodes' package configuration, as scratch roots (repos playbook)
   .demo/state.json     ports and timings
 
@@ -54,6 +55,7 @@ BUNDLE = os.path.join(DEMO, 'bundle')
 CHECKSUMS = os.path.join(DEMO, 'checksums.yml')
 NODES_REPORT = os.path.join(DEMO, 'work', 'verify-nodes.json')
 MIRROR = os.path.join(DEMO, 'mirror')
+GNUPG = os.path.join(DEMO, 'gnupg')  # the OS repository's signing key; gpg starts a gpg-agent for it
 # The OS each demo node runs (its scratch root's etc/os-release): this host's release, the one
 # release whose package repository can be built here (the prep host must run the target's release).
 NODE_OS = {'node1': ('debian', '12'), 'node2': ('debian', '12'), 'node3': ('debian', '12')}
@@ -253,7 +255,7 @@ def download_vars(state):
         # key kept in .demo/gnupg; the PyPI index from the wheels Debian ships (PyPI itself is
         # not needed for the demo).
         'airgap_os_targets': [target], 'airgap_os_repos_work_dir': os.path.join(DEMO, 'os-repos-work'),
-        'airgap_os_repos_gnupg_home': os.path.join(DEMO, 'gnupg'),
+        'airgap_os_repos_gnupg_home': GNUPG,
         'airgap_pypi_requirements': [], 'airgap_pypi_packages': [],
         'airgap_pypi_wheels': sorted(glob.glob('/usr/share/python-wheels/*.whl')),
     }
@@ -375,6 +377,9 @@ def down(state):
                         json.dumps(mirror_vars(state, airgap_mirror_state='absent'))],
                        env=env(), cwd=DEMO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     upstream_down()
+    if os.path.isdir(GNUPG) and shutil.which('gpgconf'):
+        # gpg left its agent running for the signing key's home: it goes with the demo's servers.
+        subprocess.run(['gpgconf', '--homedir', GNUPG, '--kill', 'all'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ports = [p for p in (state.get('mirror', {}).get('files_port'), state.get('mirror', {}).get('registry_port'),
                          state.get('upstream', {}).get('files_port'), state.get('upstream', {}).get('registry_port')) if p]
     deadline = time.monotonic() + 15  # a stopped server may take a moment to close its socket

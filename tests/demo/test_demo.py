@@ -42,6 +42,20 @@ def demo_cmd(*args, check=True):
     return p
 
 
+def gpg_daemons(home):
+    """Command lines of the gpg-agent (dirmngr, keyboxd) processes started for the GnuPG home home."""
+    found = []
+    for pid in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                argv = f.read().decode('utf-8', 'replace').split('\0')
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) in ('gpg-agent', 'dirmngr', 'keyboxd') and home in argv:
+            found.append('%s: %s' % (pid, ' '.join(argv).strip()))
+    return found
+
+
 def log(name):
     with open(os.path.join(demo.DEMO, 'logs', name + '.log')) as f:
         return f.read()
@@ -175,6 +189,10 @@ class Demo(unittest.TestCase):
             for port in ('files_port', 'registry_port'):
                 if state.get(key, {}).get(port):
                     assert not demo.port_open(state[key][port]), '%s %s still answers after demo-down' % (key, port)
+        # The repository signing key's gpg-agent (started by gpg in .demo/gnupg) is stopped too.
+        assert os.path.isdir(demo.GNUPG) or not demo.host_target(), 'the demo signed no repository: no %s' % demo.GNUPG
+        left = gpg_daemons(demo.GNUPG)
+        assert not left, 'still running after demo-down: %s' % left
 
     def setUp(self):
         self.state = demo.load_state()

@@ -287,12 +287,12 @@ class ImportScript(unittest.TestCase):
                           'url': 'https://dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet',
                           'checksum': 'sha256:' + hashlib.sha256(self.data).hexdigest()}]
 
-    def script(self, archive='', args=(), ko=''):
-        req = {'bundle': self.bundle, 'files': self.manifest, 'kubespray_offline_files': ko, 'contrib_files': archive, 'repos': []}
-        p = subprocess.run([sys.executable, installed('roles', 'import', 'files', 'airgap_import.py'), 'files'] + list(args),
+    def script(self, archive='', args=(), ko='', wrap=(), **more):
+        req = dict({'bundle': self.bundle, 'files': self.manifest, 'kubespray_offline_files': ko, 'contrib_files': archive, 'repos': []}, **more)
+        p = subprocess.run(list(wrap) + [sys.executable, installed('roles', 'import', 'files', 'airgap_import.py'), 'files'] + list(args),
                            input=json.dumps(req), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)
+        return json.loads(p.stdout.splitlines()[0]), p.stdout.splitlines()[1:]
 
     def archive(self, *adders):
         path = os.path.join(self.dir, 'offline-files.tar.gz')
@@ -303,7 +303,7 @@ class ImportScript(unittest.TestCase):
         return path
 
     def assert_refused(self, member, why, *adders):
-        r = self.script(self.archive(*adders))
+        r, _ = self.script(self.archive(*adders))
         self.assertTrue(r['failed'], r)
         self.assertIn('%s (%s' % (member, why), r['msg'])
         self.assertFalse(os.path.exists(os.path.join(self.bundle, 'files')), 'something was written: %s' % r)
@@ -338,11 +338,11 @@ class ImportScript(unittest.TestCase):
                             lambda t: add_bytes(t, 'offline-files/lnk/x', b'x'))
 
     def test_every_unsafe_member_named(self):
-        r = self.script(self.archive(lambda t: add_bytes(t, '../a', b'x'), lambda t: add_bytes(t, '/b', b'x')))
+        r, _ = self.script(self.archive(lambda t: add_bytes(t, '../a', b'x'), lambda t: add_bytes(t, '/b', b'x')))
         self.assertIn('2 unsafe member(s): ../a (absolute path or ..); /b (absolute path or ..)', r['msg'])
 
     def test_links_inside_become_files(self):
-        r = self.script(self.archive(
+        r, _ = self.script(self.archive(
             lambda t: add_special(t, 'offline-files/mirror/kubelet', tarfile.SYMTYPE, '../dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet'),
             lambda t: add_special(t, 'offline-files/mirror/kubelet2', tarfile.LNKTYPE, 'offline-files/dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet'),
             lambda t: add_special(t, 'offline-files/mirror/dir', tarfile.SYMTYPE, '../dl.k8s.io')))
@@ -361,7 +361,7 @@ class ImportScript(unittest.TestCase):
         os.makedirs(outside)
         os.makedirs(os.path.join(self.bundle, 'files'))
         os.symlink(outside, os.path.join(self.bundle, 'files', 'dl.k8s.io'))
-        r = self.script(self.archive())
+        r, _ = self.script(self.archive())
         self.assertTrue(r['failed'], r)
         self.assertIn('would leave', r['msg'])
         self.assertEqual(os.listdir(outside), [])
@@ -373,13 +373,13 @@ class ImportScript(unittest.TestCase):
         os.makedirs(os.path.join(ko, 'kubernetes', 'v1.35.4'))
         with open(os.path.join(ko, 'kubernetes', 'v1.35.4', 'kubelet'), 'wb') as f:
             f.write(self.data)
-        r = self.script(ko=ko, args=['--check'])
+        r, _ = self.script(ko=ko, args=['--check'])
         self.assertTrue(r['changed'])
         self.assertEqual(r['placed'][0]['how'], 'link')
         self.assertFalse(os.path.exists(self.bundle))
-        r = self.script(ko=ko, args=['--copy'])
+        r, _ = self.script(ko=ko, args=['--copy'])
         self.assertEqual((r['changed'], r['placed'][0]['how'], r['found']), (True, 'copy', ['kubelet']))
-        r = self.script(ko=ko)
+        r, _ = self.script(ko=ko)
         self.assertEqual((r['changed'], r['placed'], r['already']), (False, [], ['kubelet']))
 
     def test_private_source_is_copied(self):
@@ -388,7 +388,7 @@ class ImportScript(unittest.TestCase):
         with open(os.path.join(ko, 'kubelet'), 'wb') as f:
             f.write(self.data)
         os.chmod(os.path.join(ko, 'kubelet'), 0o600)  # a link would keep it unreadable for nginx's workers
-        r = self.script(ko=ko)
+        r, _ = self.script(ko=ko)
         self.assertEqual(r['placed'][0]['how'], 'copy')
         self.assertEqual(os.stat(os.path.join(self.bundle, 'files', self.manifest[0]['path'])).st_mode & 0o777, 0o644)
 
@@ -399,10 +399,41 @@ class ImportScript(unittest.TestCase):
             with open(os.path.join(top, rel), 'wb') as f:
                 f.write(data)
         os.symlink('/etc/passwd', os.path.join(top, 'example.com', 'passwd'))  # never followed
-        r = self.script(top)
+        r, _ = self.script(top)
         self.assertEqual((r['found'], len(r['placed'])), (['kubelet'], 2), r)
         self.assertTrue(os.path.samefile(os.path.join(top, 'example.com', 'a.txt'), os.path.join(self.bundle, 'files', 'example.com', 'a.txt')))
         self.assertFalse(os.path.lexists(os.path.join(self.bundle, 'files', 'example.com', 'passwd')))
+
+    def test_size_cap(self):
+        # A gzip bomb in miniature: 3 MB of zeros packs to a few KB; the cap counts what members unpack to.
+        path = self.archive(lambda t: add_bytes(t, 'offline-files/a', b'\0' * 1000000), lambda t: add_bytes(t, 'offline-files/bomb', b'\0' * 3000000))
+        self.assertLess(os.path.getsize(path), 50000)
+        r, _ = self.script(path, max_extract_bytes=2000000)
+        self.assertTrue(r['failed'], r)
+        self.assertIn('offline-files/bomb', r['msg'])
+        self.assertIn('2000000 bytes', r['msg'])
+        self.assertNotIn('offline-files/a ', r['msg'])
+        self.assertFalse(os.path.exists(os.path.join(self.bundle, 'files')), 'something was written')
+        r, _ = self.script(path, max_extract_bytes=5000000)
+        self.assertFalse(r['failed'], r)
+        self.assertEqual(r['found'], ['kubelet'])
+
+    def test_disk_full(self):
+        # bundle/files on a 64 KiB tmpfs in a private mount namespace: the 200 KB member cannot fit.
+        files = os.path.join(self.bundle, 'files')
+        os.makedirs(files)
+        path = self.archive(lambda t: add_bytes(t, 'offline-files/example.com/big', os.urandom(200000)))
+        if subprocess.run(['unshare', '-m', 'true'], stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest('no mount namespaces here (unshare -m)')
+        wrap = ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$0" || exit 1; "$@"; rc=$?; '
+                'find "$0" -name ".airgap-import-*"; exit $rc', files]
+        r, left = self.script(path, wrap=wrap)
+        self.assertTrue(r['failed'], r)
+        self.assertIn('disk full', r['msg'])
+        self.assertIn(os.path.join(files, 'example.com'), r['msg'])
+        self.assertNotIn('not a readable tar archive', r['msg'])
+        self.assertNotIn('traceback', r)
+        self.assertEqual(left, [], 'temporary files left behind')
 
     def test_truncated_archive(self):
         path = self.archive(lambda t: add_bytes(t, 'offline-files/big', os.urandom(200000)))
@@ -410,7 +441,7 @@ class ImportScript(unittest.TestCase):
             data = f.read()
         with open(path, 'wb') as f:
             f.write(data[:len(data) // 2])
-        r = self.script(path)
+        r, _ = self.script(path)
         self.assertTrue(r['failed'])
         self.assertIn('not a readable tar archive', r['msg'])
         self.assertFalse(os.path.exists(os.path.join(self.bundle, 'files')))

@@ -507,9 +507,107 @@ class GeneratedOfflineVars(unittest.TestCase):
         self.assertNotIn('cilium_extra_values.hubble.relay.enabled', entry['missing'])
 
 
+def kubespray_checkout(release, dest):
+    """A git checkout of the release as an operator's looks: a committed .vault_pass (force-added),
+    an untracked inventory with Kubespray's generated credentials/ and artifacts/."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(release, dest)
+    with open(os.path.join(dest, '.vault_pass'), 'w') as f:
+        f.write('airgap-test-secret-vault\n')
+    git = ['git', '-C', dest, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+    for args in (['init', '-q'], ['add', '-A'], ['add', '-f', '.vault_pass'], ['commit', '-qm', 'kubespray']):
+        subprocess.run(git + args, check=True, stdout=subprocess.DEVNULL)
+    for rel, text in (('inventory/prod/credentials/kubeadm_certificate_key.creds', 'airgap-test-secret-creds'),
+                      ('inventory/prod/artifacts/admin.conf', 'airgap-test-secret-admin')):
+        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+        with open(os.path.join(dest, rel), 'w') as f:
+            f.write(text + '\n')
+    return dest
+
+
+def in_checkout(inv, checkout):
+    """The inventory inv copied to inventory/prod in the checkout (as operators keep it; Kubespray's
+    .gitignore leaves it untracked), beside its credentials/ and artifacts/."""
+    dest = os.path.join(checkout, 'inventory', 'prod')
+    shutil.rmtree(os.path.join(dest, 'group_vars'), ignore_errors=True)
+    shutil.copytree(os.path.join(inv, 'group_vars'), os.path.join(dest, 'group_vars'))
+    shutil.copy(os.path.join(inv, 'hosts.yaml'), os.path.join(dest, 'hosts.yaml'))
+    return dest
+
+
+def tar_members(path):
+    """{member name: bytes of a regular file, or None}"""
+    import tarfile
+    with tarfile.open(path) as tar:
+        return {m.name: tar.extractfile(m).read() if m.isreg() else None for m in tar}
+
+
+def pack_task(out, tarball):
+    """'changed' or 'ok': what the download role's pack task reported for tarball."""
+    found = re.findall(r'(?m)^(changed|ok): \[localhost\] => \(item=\S*/%s\)' % re.escape(tarball), out)
+    if len(found) != 1:
+        raise AssertionError('no single pack result for %s in:\n%s' % (tarball, out[-3000:]))
+    return found[0]
+
+
+class PackScript(unittest.TestCase):
+    """The download role's pack.py on its own, on a Kubespray copy that is not a git checkout: the
+    walk leaves out the bundle, inventory credentials/artifacts and vault files; --check writes
+    nothing; a rerun packs again only after a change."""
+
+    def test_walk_leaves_secrets_out_and_packs_again_on_change(self):
+        release = RELEASES[-1]
+        work = os.path.join(TMP, 'pack-walk')
+        shutil.rmtree(work, ignore_errors=True)
+        src = os.path.join(work, 'kubespray')
+        shutil.copytree(release, src)
+        for rel in ('inventory/x/credentials/y', 'inventory/x/artifacts/admin.conf', '.vault_pass',
+                    'inventory/x/group_vars/all/secrets.vault', 'airgap-bundle/files/big', 'old-bundle/manifest.yaml',
+                    'old-bundle/SHA256SUMS'):
+            os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+            with open(os.path.join(src, rel), 'w') as f:
+                f.write('airgap-test-secret\n')
+        out = os.path.join(src, 'airgap-bundle', 'kubespray.tar.gz')
+        script = os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/roles/download/files/pack.py')
+
+        def pack(*args):
+            p = subprocess.run([sys.executable, script, 'kubespray', src, out] + list(args), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return json.loads(p.stdout)
+
+        r = pack('--check')
+        self.assertEqual((r['changed'], r['source']), (True, 'walk'))
+        self.assertFalse(os.path.exists(out), '--check wrote the tarball')
+        r = pack()
+        self.assertTrue(r['changed'])
+        self.assertEqual(set(r['left_out']), {'airgap bundle', 'inventory credentials', 'inventory artifacts', 'secret file'})
+        packed = tar_members(out)
+        self.assertEqual([n for n in packed if packed[n] and b'airgap-test-secret' in packed[n]], [])
+        self.assertFalse([n for n in packed if 'bundle' in n or (n.startswith('inventory/x/') and packed[n] is not None)], sorted(packed))
+        self.assertIn('requirements.txt', packed)
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ['.kubespray.tar.gz.fingerprint', 'files', 'kubespray.tar.gz'])
+        self.assertFalse(pack()['changed'])
+        self.assertFalse(pack('--check')['changed'])
+        with open(os.path.join(src, 'requirements.txt'), 'a') as f:
+            f.write('# changed\n')
+        self.assertTrue(pack('--check')['changed'])
+        self.assertNotIn(b'# changed', tar_members(out)['requirements.txt'], '--check packed')
+        self.assertTrue(pack()['changed'])
+        self.assertTrue(tar_members(out)['requirements.txt'].endswith(b'# changed\n'))
+        self.assertFalse(pack()['changed'])
+        # The tarball replaced behind our back (e.g. by the old role's tar run): packed again.
+        with open(out, 'wb') as f:
+            f.write(b'not this')
+        self.assertTrue(pack()['changed'])
+        self.assertIn('requirements.txt', tar_members(out))
+
+
 class DownloadPipeline(unittest.TestCase):
     """The download playbook: manifest -> files -> images -> bundle, from a stand-in upstream on
-    127.0.0.1; a rerun reuses everything; switching calico to cilium fetches only cilium's items."""
+    127.0.0.1; a rerun reuses everything; switching calico to cilium fetches only cilium's items.
+    Kubespray is a git checkout holding the bundle, inventory credentials and a vault password:
+    none of them is packed; kubespray.tar.gz is packed again only when the checkout changed."""
 
     def test_download_then_switch_to_cilium(self):
         release = [r for r in RELEASES if os.path.basename(r) == 'v2.31.0'] or RELEASES[-1:]
@@ -523,6 +621,7 @@ class DownloadPipeline(unittest.TestCase):
         registry_sh = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
         vars_file = os.path.join(work, 'checksums.json')
         stand_in_files(release, [calico, cilium], os.path.join(work, 'upstream-files'), vars_file)
+        checkout = kubespray_checkout(release, os.path.join(work, 'kubespray'))
         try:
             port = subprocess.check_output([registry_sh, 'free-port'], universal_newlines=True).strip()
             subprocess.run([registry_sh, 'start', os.path.join(work, 'registry'), port], check=True, stdout=subprocess.DEVNULL)
@@ -537,15 +636,16 @@ class DownloadPipeline(unittest.TestCase):
             subprocess.run([NGINX, 'start', os.path.join(work, 'nginx'), os.path.join(work, 'upstream-files'), fport], check=True)
             hosts = sorted({i['source'].split('/')[0] for m in (calico, cilium) for i in m['images'] + m['mirror_images']})
             extra = {
-                'airgap_bundle_dir': os.path.join(work, 'bundle'),
+                'airgap_bundle_dir': os.path.join(checkout, 'airgap-bundle'),  # the default: inside the checkout
                 'airgap_file_mirrors': [{'prefix': 'https://', 'replace': 'http://127.0.0.1:%s/' % fport}],
                 'airgap_image_mirrors': [{'prefix': h, 'replace': '%s/%s' % (up, h)} for h in hosts],
                 'airgap_insecure_registries': [up],
             }
-            inv = make_inventory(release, 'pipeline')
+            inv = in_checkout(make_inventory(release, 'pipeline'), checkout)
 
             def download():
-                p = run_manifest(release, inv, extra=extra, playbook='airgap.kubespray.download', check=False, extra_files=[vars_file])
+                p = run_manifest(release, inv, extra=extra, playbook='airgap.kubespray.download', check=False, extra_files=[vars_file],
+                                 kubespray_dir=checkout)
                 self.assertEqual(p.returncode, 0, p.stdout[-4000:])
                 return p.stdout
 
@@ -561,16 +661,38 @@ class DownloadPipeline(unittest.TestCase):
                                    stderr=subprocess.STDOUT, universal_newlines=True)
             self.assertEqual(check.returncode, 0, check.stdout[-2000:])
 
+            packed = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
+            leaked = sorted(n for n in packed if re.search(r'airgap-bundle|credentials|artifacts|vault|^\.git(/|$)', n))
+            self.assertEqual(leaked[:10], [], 'packed into kubespray.tar.gz')
+            self.assertEqual([n for n in packed if packed[n] and b'airgap-test-secret' in packed[n]], [])
+            self.assertTrue({'requirements.txt', 'roles/kubespray_defaults/defaults/main/main.yml', 'inventory/prod/hosts.yaml',
+                             'inventory/prod/group_vars/k8s_cluster/k8s-cluster.yml'} <= set(packed),
+                            'members named from the checkout, no ./ prefix: %s' % sorted(packed)[:5])
+            self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'changed'))
+
             out = download()
             self.assertIn('reused: %d files and %d images already in the bundle' % (len(calico['files']), n_images), out)
+            self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('ok', 'ok'),
+                             'a rerun on an unchanged checkout packed again')
+            # A tracked file changes: packed again (with the change), and SHA256SUMS follows.
+            with open(os.path.join(checkout, 'requirements.txt'), 'a') as f:
+                f.write('# changed by the test\n')
 
             # Switch the inventory to cilium: only cilium's items are new.
-            inv = make_inventory(release, 'pipeline', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')])
+            inv = in_checkout(make_inventory(release, 'pipeline', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')]), checkout)
             out = download()
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
             self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), out)
             self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)), out)
+            self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'ok'))
+            repacked = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
+            self.assertTrue(repacked['requirements.txt'].endswith(b'# changed by the test\n'))
+            self.assertEqual(set(repacked), set(packed))
+            self.assertIn(b'kube_network_plugin: "cilium"', repacked['inventory/prod/group_vars/k8s_cluster/k8s-cluster.yml'])
+            check = subprocess.run(['sha256sum', '--quiet', '-c', 'SHA256SUMS'], cwd=bundle, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, universal_newlines=True)
+            self.assertEqual(check.returncode, 0, check.stdout[-2000:])
 
             # Offline side: the mirror from the bundle, then verify asks Kubespray and checks it.
             self.mirror_then_verify(release, inv, work, bundle, vars_file)

@@ -10,7 +10,7 @@ the result says failed, so that the role can show the message).
 
 files request: {"bundle": DIR, "files": [manifest files {name, path, checksum, url}],
                 "kubespray_offline_files": DIR or "", "contrib_files": FILE.tar.gz or DIR or "",
-                "repos": [[SRC_DIR, DEST_UNDER_FILES], ...]}
+                "repos": [[SRC_DIR, DEST_UNDER_FILES], ...], "max_extract_bytes": N (0: no cap)}
 images request: {"layout": DIR, "images": [manifest images {name, source, digest}]}
 
 - A manifest file is placed when some source file has its sha256 (kubespray-offline's paths differ
@@ -19,7 +19,11 @@ images request: {"layout": DIR, "images": [manifest images {name, source, digest
 - contrib/offline's offline-files.tar.gz (wget -x: <host>/<path> under offline-files/) is read
   twice: first every member is checked and hashed, and an archive with any member that would
   leave the files folder (absolute, "..", links pointing out, special files) is refused as a
-  whole, naming each such member, before anything is written; then what is needed is extracted.
+  whole, naming each such member, before anything is written; so is an archive whose members
+  unpack to more than max_extract_bytes (a gzip bomb, huge sparse files), naming the member that
+  crosses it; then what is needed is extracted.
+- A full disk (ENOSPC, EDQUOT) is reported as such, naming the path being written; the temporary
+  file is removed.
 - Nothing is written outside <bundle>/files, not even through a symbolic link found there.
 """
 import errno
@@ -36,10 +40,19 @@ import zlib
 CHUNK = 1 << 20
 TMP_PREFIX = '.airgap-import-'
 CONTRIB_TOP = 'offline-files'  # manage-offline-files.sh: tar -czvf offline-files.tar.gz offline-files
+DEFAULT_MAX_EXTRACT = 32 << 30
 
 
 class Refused(Exception):
     """An input this script will not use; the message names it."""
+
+
+def disk_full(e, path):
+    """A Refused naming path for a full disk or quota, else None."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Refused('disk full: %s while writing %s; free space there (or move the bundle) and run again'
+                       % (os.strerror(e.errno), path))
+    return None
 
 
 _HASHES = {}
@@ -97,13 +110,19 @@ class Entry(object):
         self.rel, self.sha, self.origin, self.path, self.member = rel, sha, origin, path, member
 
 
-def scan_tar(archive):
+def scan_tar(archive, max_bytes):
     """Check and hash every member (nothing is written). Returns (entries, skipped)."""
     label = os.path.basename(archive)
     entries, unsafe, links, symlinks, seen = [], [], [], set(), set()
+    total = 0
     try:
         with tarfile.open(archive, 'r|*') as tar:
             for m in tar:
+                total += m.size if m.isreg() else 0  # a sparse member counts what it unpacks to
+                if max_bytes and total > max_bytes:
+                    raise Refused('%s: refused, nothing was extracted: with %s (%d bytes) its members unpack to more than '
+                                  '%d bytes (airgap_import_max_extract_bytes): a damaged or hostile archive, or raise the cap'
+                                  % (archive, m.name, m.size, max_bytes))
                 rel = clean_rel(m.name)
                 if rel is None:
                     unsafe.append('%s (absolute path or ..)' % m.name)
@@ -196,8 +215,11 @@ class Files(object):
         return os.path.lexists(self.path(rel))
 
     def _tmp(self, dest):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=TMP_PREFIX)
+        try:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=TMP_PREFIX)
+        except OSError as e:
+            raise disk_full(e, os.path.dirname(dest)) or e
         return fd, tmp
 
     def _same_fs(self, src, dest):
@@ -239,12 +261,12 @@ class Files(object):
                 how = 'copy'
             os.replace(tmp, dest)
             return how
-        except BaseException:
+        except BaseException as e:
             if fd is not None:
                 os.close(fd)
             if os.path.lexists(tmp):
                 os.unlink(tmp)
-            raise
+            raise disk_full(e, dest) or e
 
     def place_stream(self, rel, fileobj, sha):
         dest = self.path(rel)
@@ -254,10 +276,10 @@ class Files(object):
             if got != sha:
                 raise Refused('%s: the archive changed while it was read' % rel)
             os.replace(tmp, dest)
-        except BaseException:
+        except BaseException as e:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
-            raise
+            raise disk_full(e, dest) or e
 
     @staticmethod
     def _write(fd, fileobj):
@@ -321,7 +343,8 @@ def run_files(req, check, copy):
         if os.path.isdir(contrib_src):
             contrib = [e for e in scan_dir(contrib_src, os.path.basename(contrib_src)) if not reserved(e.rel)]
         else:
-            contrib, skipped_links = scan_tar(contrib_src)
+            cap = req.get('max_extract_bytes')
+            contrib, skipped_links = scan_tar(contrib_src, DEFAULT_MAX_EXTRACT if cap is None else int(cap))
     ko_dir = req.get('kubespray_offline_files') or ''
     ko = scan_dir(ko_dir, 'kubespray-offline files') if ko_dir else []
 
