@@ -1,18 +1,14 @@
 package fetch
 
 import (
-	"context"
 	"crypto/x509"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/idle"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tlsconf"
 )
 
@@ -63,58 +59,7 @@ func NewHTTPClient(o ClientOptions) (*http.Client, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ReadBufferSize:        256 << 10,
 	}
-	return &http.Client{Transport: &idleTimeout{next: tr, idle: o.Timeout}}, nil
-}
-
-// idleTimeout cancels a request whose body sends nothing for longer than idle.
-type idleTimeout struct {
-	next http.RoundTripper
-	idle time.Duration
-}
-
-func (t *idleTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	b := &idleBody{ReadCloser: resp.Body, cancel: cancel, idle: t.idle}
-	b.timer = time.AfterFunc(t.idle, func() {
-		b.stalled.Store(true)
-		cancel()
-	})
-	resp.Body = b
-	return resp, nil
-}
-
-type idleBody struct {
-	io.ReadCloser
-	cancel  context.CancelFunc
-	idle    time.Duration
-	timer   *time.Timer
-	stalled atomic.Bool
-	once    sync.Once
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.timer.Reset(b.idle)
-	}
-	if err != nil && err != io.EOF && b.stalled.Load() {
-		return n, fmt.Errorf("no data for %s: %w", b.idle, ErrStalled)
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.once.Do(func() {
-		b.timer.Stop()
-		b.cancel()
-	})
-	return err
+	return &http.Client{Transport: idle.Transport(tr, o.Timeout)}, nil
 }
 
 // scoped adds extra headers and basic auth to requests for the given origins only (scheme,

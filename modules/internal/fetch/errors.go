@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/idle"
 )
 
 // Errors an item can fail with; match them with errors.Is.
@@ -13,7 +15,7 @@ var (
 	// ErrChecksumMismatch: the downloaded content does not have the expected digest.
 	ErrChecksumMismatch = errors.New("checksum mismatch")
 	// ErrStalled: the server sent no data for longer than the timeout.
-	ErrStalled = errors.New("download stalled")
+	ErrStalled = idle.ErrStalled
 	// ErrRangeIgnored: the server answered a resume request with the whole file.
 	ErrRangeIgnored = errors.New("server ignored the range request")
 	// ErrConflict: two items want the same path with different sources.

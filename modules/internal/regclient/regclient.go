@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/idle"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tlsconf"
 )
 
@@ -86,7 +87,7 @@ func New(o Options) (*Client, error) {
 		}
 		kc.creds[canonicalHost(c.Registry)] = authn.AuthConfig{Username: c.Username, Password: c.Password}
 	}
-	return &Client{opts: o, transport: &idleTimeout{next: tr, idle: o.Timeout}, keychain: kc}, nil
+	return &Client{opts: o, transport: idle.Transport(tr, o.Timeout), keychain: kc}, nil
 }
 
 // Reference parses an image reference, marking hosts listed as insecure for plain HTTP.
