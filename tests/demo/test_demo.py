@@ -276,6 +276,10 @@ class Demo(unittest.TestCase):
         with open(os.path.join(demo.MIRROR, 'registry-secrets', 'push-password')) as f:
             auth = ('airgap-push', f.read().strip())
         self.assertEqual(os.stat(os.path.join(demo.MIRROR, 'registry-secrets', 'push-password')).st_mode & 0o777, 0o600)
+        # never printed, never handed to the nodes
+        with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
+            self.assertNotIn(auth[1], f.read())
+        self.assertNotIn(auth[1], log('mirror'))
         img = next(i for i in self.bundle_manifest['images'] if i['origin'] not in ('chart', 'manifest'))
         tag_path = '/v2/%s/manifests/%s' % (img['target'], img['tag'])
         status, headers, original = registry_call(m['registry_port'], tag_path, headers={'Accept': MANIFEST_TYPES})
