@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verify"
@@ -23,6 +24,7 @@ type image struct {
 type args struct {
 	Files              []verify.File `json:"files"`
 	Images             []image       `json:"images"`
+	BundleImages       string        `json:"bundle_images"`
 	CAPath             string        `json:"ca_path"`
 	ValidateCerts      bool          `json:"validate_certs"`
 	InsecureRegistries []string      `json:"insecure_registries"`
@@ -57,6 +59,12 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 			images[i].Platforms = append(images[i].Platforms, "linux/"+arch)
 		}
 	}
+	digests := 0
+	if a.BundleImages != "" {
+		if digests, err = verify.ExpectBundle(images, a.BundleImages, imagename.Mapping{}); err != nil {
+			return nil, err
+		}
+	}
 	results := verify.Check(ctx, a.Files, images, verify.Options{HTTP: httpClient, Registry: reg, Concurrency: a.Concurrency})
 	var bad []verify.Result
 	for _, r := range results {
@@ -65,6 +73,9 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		}
 	}
 	msg := fmt.Sprintf("the mirror holds all %d files and %d images Kubespray will ask for", len(a.Files), len(a.Images))
+	if a.BundleImages != "" {
+		msg += fmt.Sprintf(" (%d of them under the bundle's manifest digest)", digests)
+	}
 	if len(bad) > 0 {
 		var lines []string
 		for _, r := range bad {
@@ -76,6 +87,6 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	failed = append(failed, bad...)
 	return &module.Result{Failed: len(bad) > 0, Msg: msg, Data: map[string]any{
 		"items": results, "failed_items": failed,
-		"totals": map[string]int{"files": len(a.Files), "images": len(a.Images), "failed": len(bad)},
+		"totals": map[string]int{"files": len(a.Files), "images": len(a.Images), "failed": len(bad), "digests": digests},
 	}}, nil
 }

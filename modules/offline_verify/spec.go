@@ -35,6 +35,10 @@ var Module = &module.Module{
 			{Name: "source", Required: true, Description: []string{"The reference Kubespray will pull, registry included."}},
 			{Name: "arches", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Architectures the image must serve (C(linux/<arch>))."}},
 		}, manifestKeys...)},
+		{Name: "bundle_images", Type: module.TypePath, Description: []string{
+			"The bundle's OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout's C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.",
+			"Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.",
+		}},
 		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the files server and the registry."}},
 		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify the files server's TLS certificate."}},
 		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts reached over plain HTTP."}},
@@ -55,12 +59,13 @@ var Module = &module.Module{
   airgap.kubespray.offline_verify:
     files: "{{ airgap_verify_manifest.files }}"
     images: "{{ airgap_verify_manifest.images }}"
+    bundle_images: /srv/airgap-bundle/images
     ca_path: /etc/airgap/registry/ca.pem
 `,
 		Return: []module.ReturnValue{
 			{Name: "items", Description: "One entry per file and image: kind, name, where (URL or reference), ok, detail.", Returned: "always", Type: "list", Elements: "dict"},
 			{Name: "failed_items", Description: "The missing or wrong items.", Returned: "always", Type: "list", Elements: "dict"},
-			{Name: "totals", Description: "files, images, failed.", Returned: "always", Type: "dict"},
+			{Name: "totals", Description: "files, images, failed, digests (images whose manifest digest was compared with the bundle's).", Returned: "always", Type: "dict"},
 		},
 	},
 }

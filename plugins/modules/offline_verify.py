@@ -130,6 +130,11 @@ options:
         description:
           - Ignored.
         type: bool
+  bundle_images:
+    description:
+      - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.'
+      - Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.
+    type: path
   ca_path:
     description:
       - PEM file of CA certificates to trust for the files server and the registry.
@@ -196,6 +201,7 @@ EXAMPLES = r'''
   airgap.kubespray.offline_verify:
     files: "{{ airgap_verify_manifest.files }}"
     images: "{{ airgap_verify_manifest.images }}"
+    bundle_images: /srv/airgap-bundle/images
     ca_path: /etc/airgap/registry/ca.pem
 '''
 
@@ -211,7 +217,7 @@ failed_items:
   type: list
   elements: dict
 totals:
-  description: files, images, failed.
+  description: files, images, failed, digests (images whose manifest digest was compared with the bundle's).
   returned: always
   type: dict
 '''

@@ -298,6 +298,7 @@ def mirror_vars(state, **more):
         'airgap_mirror_files_port': m['files_port'], 'airgap_mirror_registry_port': m['registry_port'],
         'airgap_files_listen_override': '127.0.0.1:%d' % m['files_port'],
         'airgap_registry_listen_override': '127.0.0.1:%d' % m['registry_port'],
+        'airgap_registry_push_listen': '127.0.0.1:%d' % m['push_port'],
         # No systemd here: started detached with a pid file (airgap_service_manager: none).
         'airgap_service_manager': 'none', 'airgap_files_user': files_user(),
         'airgap_files_state_dir': os.path.join(MIRROR, 'files-server'),
@@ -327,8 +328,9 @@ def fake_root(root, os_id, version):
 
 
 def mirror(state, log='mirror'):
-    if 'mirror' not in state:
-        state['mirror'] = {'files_port': free_port(), 'registry_port': free_port()}
+    if 'mirror' not in state or 'push_port' not in state['mirror']:
+        state['mirror'] = dict({'files_port': free_port(), 'registry_port': free_port()}, **state.get('mirror', {}),
+                               push_port=free_port())
         save_state(state)
     if not os.path.exists(os.path.join(MIRROR, 'admin-root', 'etc', 'os-release')):
         fake_root(os.path.join(MIRROR, 'admin-root'), 'debian', '12')
@@ -349,7 +351,8 @@ def repos(state):
 
 
 def verify(state, log='verify', nodes=False, check=False):
-    v = {'airgap_kubespray_dir': KUBESPRAY, 'airgap_verify_ca_path': os.path.join(MIRROR, 'registry-tls', 'ca.pem')}
+    v = {'airgap_kubespray_dir': KUBESPRAY, 'airgap_verify_ca_path': os.path.join(MIRROR, 'registry-tls', 'ca.pem'),
+         'airgap_bundle_dir': BUNDLE}
     if nodes:
         # The probe from every node, on its scratch root: files through files_repo, apt from the
         # mirror's repository alone, containerd where one runs (none does, unless a test starts one).
@@ -381,6 +384,7 @@ def down(state):
         # gpg left its agent running for the signing key's home: it goes with the demo's servers.
         subprocess.run(['gpgconf', '--homedir', GNUPG, '--kill', 'all'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ports = [p for p in (state.get('mirror', {}).get('files_port'), state.get('mirror', {}).get('registry_port'),
+                         state.get('mirror', {}).get('push_port'),
                          state.get('upstream', {}).get('files_port'), state.get('upstream', {}).get('registry_port')) if p]
     deadline = time.monotonic() + 15  # a stopped server may take a moment to close its socket
     while any(port_open(p) for p in ports) and time.monotonic() < deadline:

@@ -8,6 +8,9 @@
   image to registry_host;
 - removing any one served file or image makes verify fail naming that item (and only it);
   restoring it makes verify pass again;
+- the registry refuses an anonymous push (the nodes' pull port is read-only, the push port wants the
+  generated credentials); another image pushed with them under a bundle image's tag makes verify
+  fail naming that image and both manifest digests;
 - switching the demo inventory from calico to cilium, download fetches only cilium's items;
 - -e airgap_verify_nodes=true probes the mirror from every node (a table per node, results in a
   report): files and packages from the scratch roots, containerd from node1 where the test runs a
@@ -16,13 +19,18 @@
   only, naming the node and the probe;
 - make demo-down stops every server it started.
 """
+import base64
 import glob
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 import sys
 import time
 import unittest
@@ -32,6 +40,23 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import demo  # noqa: E402
+
+MANIFEST_TYPES = ', '.join(['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json',
+                            'application/vnd.docker.distribution.manifest.list.v2+json',
+                            'application/vnd.docker.distribution.manifest.v2+json'])
+
+
+def registry_call(port, path, method='GET', body=None, headers=None, auth=None):
+    """One request to the mirror's registry on 127.0.0.1:port, with its CA: (status, headers, body)."""
+    ctx = ssl.create_default_context(cafile=os.path.join(demo.MIRROR, 'registry-tls', 'ca.pem'))
+    req = urllib.request.Request('https://127.0.0.1:%d%s' % (port, path), data=body, method=method, headers=headers or {})
+    if auth:
+        req.add_header('Authorization', 'Basic ' + base64.b64encode(('%s:%s' % auth).encode()).decode())
+    try:
+        with urllib.request.urlopen(req, context=ctx) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
 
 
 def demo_cmd(*args, check=True):
@@ -186,7 +211,7 @@ class Demo(unittest.TestCase):
         state = demo.load_state()
         demo_cmd('down')
         for key in ('mirror', 'upstream'):
-            for port in ('files_port', 'registry_port'):
+            for port in ('files_port', 'registry_port', 'push_port'):
                 if state.get(key, {}).get(port):
                     assert not demo.port_open(state[key][port]), '%s %s still answers after demo-down' % (key, port)
         # The repository signing key's gpg-agent (started by gpg in .demo/gnupg) is stopped too.
@@ -259,6 +284,55 @@ class Demo(unittest.TestCase):
             self.assertTrue(f['url'].startswith(files_repo), f['url'])
         for i in m['images']:
             self.assertTrue(i['repo'].startswith(registry), i['repo'])
+
+    def test_d_verify_names_a_swapped_image(self):
+        """The pull port refuses an anonymous push, the push port too; another image pushed with the
+        generated credentials under a bundle image's tag: verify names it with both digests."""
+        m = self.state['mirror']
+        self.assertIn(registry_call(m['registry_port'], '/v2/x/blobs/uploads/', 'POST')[0], (401, 405))
+        self.assertEqual(registry_call(m['push_port'], '/v2/x/blobs/uploads/', 'POST')[0], 401)
+        with open(os.path.join(demo.MIRROR, 'registry-secrets', 'push-password')) as f:
+            auth = ('airgap-push', f.read().strip())
+        self.assertEqual(os.stat(os.path.join(demo.MIRROR, 'registry-secrets', 'push-password')).st_mode & 0o777, 0o600)
+        # never printed, never handed to the nodes
+        with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
+            self.assertNotIn(auth[1], f.read())
+        self.assertNotIn(auth[1], log('mirror'))
+        img = next(i for i in self.bundle_manifest['images'] if i['origin'] not in ('chart', 'manifest'))
+        tag_path = '/v2/%s/manifests/%s' % (img['target'], img['tag'])
+        status, headers, original = registry_call(m['registry_port'], tag_path, headers={'Accept': MANIFEST_TYPES})
+        self.assertEqual(status, 200)
+        with open(os.path.join(demo.BUNDLE, 'images', 'index.json')) as f:
+            bundled = next(d['digest'] for d in json.load(f)['manifests']
+                           if d.get('annotations', {}).get('org.opencontainers.image.ref.name') == img['source'])
+        self.assertEqual(headers['Docker-Content-Digest'], bundled)
+        # another image: one layer, one config, pushed with the credentials under the same tag
+        blobs = [b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}', b'not the bundle\'s']
+        digests = ['sha256:' + hashlib.sha256(b).hexdigest() for b in blobs]
+        for b, d in zip(blobs, digests):
+            status, started, _ = registry_call(m['push_port'], '/v2/%s/blobs/uploads/' % img['target'], 'POST', auth=auth)
+            self.assertEqual(status, 202)
+            location = started['Location'].split('127.0.0.1:%d' % m['push_port'], 1)[-1]
+            status = registry_call(m['push_port'], '%s%sdigest=%s' % (location, '&' if '?' in location else '?', d), 'PUT', b,
+                                   {'Content-Type': 'application/octet-stream'}, auth)[0]
+            self.assertEqual(status, 201)
+        other = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+                            'config': {'mediaType': 'application/vnd.oci.image.config.v1+json', 'digest': digests[0], 'size': len(blobs[0])},
+                            'layers': [{'mediaType': 'application/vnd.oci.image.layer.v1.tar', 'digest': digests[1], 'size': len(blobs[1])}]}).encode()
+        swapped = 'sha256:' + hashlib.sha256(other).hexdigest()
+        put = {'Content-Type': 'application/vnd.oci.image.manifest.v1+json'}
+        self.assertEqual(registry_call(m['registry_port'], tag_path, 'PUT', other, put)[0], 405)  # read-only
+        self.assertEqual(registry_call(m['push_port'], tag_path, 'PUT', other, put, auth)[0], 201)
+        try:
+            p = demo_cmd('verify', check=False)
+        finally:
+            self.assertEqual(registry_call(m['push_port'], tag_path, 'PUT', original,
+                                           {'Content-Type': headers['Content-Type']}, auth)[0], 201)
+        self.assertNotEqual(p.returncode, 0, 'verify passed with another image under %s' % img['source'])
+        line = next((ln for ln in log('verify').splitlines() if 'image %s (' % img['name'] in ln), '')
+        self.assertIn(swapped, line)
+        self.assertIn(bundled, line)
+        demo_cmd('verify')
 
     def test_d_verify_names_each_missing_item(self):
         """Every file and every image removed (one alone, then the rest in four batches that mix

@@ -378,8 +378,8 @@ ms_handler_changed() { # ms_handler_changed NAME: the handler ran and reported c
 mirror_services() {
   local ms_vars=$tmp/mirror-services-vars.json recap rc=0 phase
   mkdir -p "$tmp/work/mirror-services"
-  printf '{"ms_work": "%s", "ms_files_port": %s, "ms_registry_port": %s}\n' "$tmp/work/mirror-services" \
-    "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$ms_vars"
+  printf '{"ms_work": "%s", "ms_files_port": %s, "ms_registry_port": %s, "ms_push_port": %s}\n' "$tmp/work/mirror-services" \
+    "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$ms_vars"
   for phase in up again change check systemd absent; do
     local args=(-i localhost, -c local -e "@$ms_vars" -e "ms_phase=${phase/again/up}")
     [ "$phase" = check ] && args+=(--check --diff)
@@ -410,8 +410,8 @@ mirror_containers() {
   printf '%s\n' docker.io/library/nginx:1.28.2-alpine docker.io/library/registry:2.8.1 >"$names"
   (cd "$repo" && go run ./tests/tools/imageset --registry "127.0.0.1:$up" --names "$names" --scale 0.001 \
     --platforms linux/amd64,linux/arm64) >/dev/null 2>&1 || { echo "generating the synthetic images failed"; return 1; }
-  printf '{"mc_work": "%s", "mc_upstream": "127.0.0.1:%s", "mc_files_port": %s, "mc_registry_port": %s}\n' \
-    "$tmp/work/containers" "$up" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$vars"
+  printf '{"mc_work": "%s", "mc_upstream": "127.0.0.1:%s", "mc_files_port": %s, "mc_registry_port": %s, "mc_push_port": %s}\n' \
+    "$tmp/work/containers" "$up" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$vars"
   for phase in up again change absent; do
     SHIM_DIR=$shim PATH=$shim/bin:$PATH playbook "containers-$phase" -i localhost, -c local -e "@$vars" \
       -e "mc_phase=${phase/again/up}" mirror_containers.yml || { rc=1; break; }

@@ -381,7 +381,7 @@ class ManifestServesKubespray(unittest.TestCase):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, 'w') as fh:
                 fh.write(f['url'])
-        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(2)]
+        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(3)]
         try:
             subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-up'), upstream, ports[0]], check=True)
             binary = glob.glob(os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/plugins/'
@@ -706,12 +706,13 @@ class DownloadPipeline(unittest.TestCase):
         os.makedirs(os.path.join(root, 'etc', 'apt'), exist_ok=True)
         with open(os.path.join(root, 'etc', 'os-release'), 'w') as f:
             f.write('ID=debian\nVERSION_ID="12"\n')
-        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(2)]
+        ports = [subprocess.check_output([NGINX, 'free-port'], universal_newlines=True).strip() for _ in range(3)]
         state = os.path.join(work, 'mirror-state')
         mirror_vars = {
             'airgap_bundle_dir': bundle, 'airgap_mirror_address': '127.0.0.1',
             'airgap_mirror_files_port': int(ports[0]), 'airgap_mirror_registry_port': int(ports[1]),
             'airgap_files_listen_override': '127.0.0.1:' + ports[0], 'airgap_registry_listen_override': '127.0.0.1:' + ports[1],
+            'airgap_registry_push_listen': '127.0.0.1:' + ports[2],
             'airgap_service_manager': 'none', 'airgap_files_state_dir': state + '/files', 'airgap_registry_state_dir': state + '/registry',
             'airgap_registry_data_dir': state + '/registry-data', 'airgap_repos_root': root, 'airgap_repos_become': False,
             'debian_repo': 'http://127.0.0.1:%s/debs/' % ports[0],

@@ -32,6 +32,7 @@ type Image struct {
 	Name      string   `json:"name"`
 	Ref       string   `json:"ref"`       // as Kubespray will pull it, registry included
 	Platforms []string `json:"platforms"` // os/arch; empty: any
+	Digest    string   `json:"digest"`    // manifest (or index) digest the registry must serve; empty: any
 }
 
 // Result is one checked item.
@@ -129,6 +130,10 @@ func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
 		} else {
 			r.Detail = regclient.Clean(err).Error()
 		}
+		return r
+	}
+	if img.Digest != "" && desc.Digest.String() != img.Digest {
+		r.Detail = fmt.Sprintf("the registry serves manifest %s, the bundle has %s", desc.Digest, img.Digest)
 		return r
 	}
 	have, err := platforms(desc)

@@ -13,10 +13,15 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verify"
 )
@@ -59,6 +64,58 @@ func TestCheckNamesWhatIsMissingOrWrong(t *testing.T) {
 		w := want[r.Name]
 		if (w == "") != r.OK || !strings.Contains(r.Detail, w) {
 			t.Errorf("%s: ok=%v detail=%q, want %q", r.Name, r.OK, r.Detail, w)
+		}
+	}
+}
+
+// An image pushed under a bundle image's tag is caught by its manifest digest, named with both
+// digests; an image the bundle holds unchanged, and one it does not hold, pass.
+func TestCheckComparesDigestsWithTheBundle(t *testing.T) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	bundled, _ := random.Image(512, 1)
+	swapped, _ := random.Image(512, 1)
+	coredns, _ := random.Image(512, 1)
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ref, img := range map[string]v1.Image{"registry.k8s.io/pause:3.10.1": bundled, "registry.k8s.io/coredns/coredns:v1.12.1": coredns} {
+		if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{ocistore.AnnotationRefName: ref})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ref, img := range map[string]v1.Image{"/pause:3.10.1": swapped, "/coredns/coredns:v1.12.1": coredns, "/other:1": swapped} {
+		r, _ := name.ParseReference(host + ref)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	images := []verify.Image{
+		{Name: "pause", Ref: host + "/pause:3.10.1"},
+		{Name: "coredns", Ref: host + "/coredns/coredns:v1.12.1"},
+		{Name: "other", Ref: host + "/other:1"},
+		{Name: "upstream", Ref: "registry.k8s.io/pause:3.10.1"},
+	}
+	n, err := verify.ExpectBundle(images, dir, imagename.Mapping{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := bundled.Digest()
+	got, _ := swapped.Digest()
+	if n != 2 || images[0].Digest != want.String() || images[3].Digest != "" {
+		t.Fatalf("ExpectBundle: %d images, %+v", n, images)
+	}
+	client, _ := regclient.New(regclient.Options{})
+	results := verify.Check(context.Background(), nil, images[:3], verify.Options{Registry: client})
+	if results[0].OK || !strings.Contains(results[0].Detail, got.String()) || !strings.Contains(results[0].Detail, want.String()) {
+		t.Errorf("pause: ok=%v detail=%q, want both %s and %s", results[0].OK, results[0].Detail, got, want)
+	}
+	for _, r := range results[1:] {
+		if !r.OK {
+			t.Errorf("%s: %q", r.Name, r.Detail)
 		}
 	}
 }
