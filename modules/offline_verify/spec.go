@@ -44,7 +44,7 @@ var Module = &module.Module{
 		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts reached over plain HTTP."}},
 		{Name: "auth", Type: module.TypeRaw, Options: module.RegistryAuth, Description: []string{"Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked)."}},
 		{Name: "concurrency", Type: module.TypeInt, Default: 8, Short: "j", Description: []string{"Items checked at once."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 30, Description: []string{"Seconds to wait for a connection or response headers."}},
+		{Name: "timeout", Type: module.TypeInt, Default: 30, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
 	}},
 	Doc: module.Doc{
 		ShortDescription: "Check that the offline mirror holds every file and image Kubespray will ask for",

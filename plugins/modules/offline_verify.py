@@ -175,7 +175,7 @@ options:
     default: 8
   timeout:
     description:
-      - Seconds to wait for a connection or response headers.
+      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt.
     type: int
     default: 30
 attributes:
