@@ -1,31 +1,19 @@
 package repoconfigmod
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module/moduletest"
 )
 
 // runModule runs the module as ansible-core does and decodes its result.
 func runModule(t *testing.T, args map[string]any) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(args)
-	file := filepath.Join(t.TempDir(), "args")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	module.Execute(context.Background(), Module, []string{file}, &out, &errOut)
-	var res map[string]any
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("%v: %s %s", err, out.String(), errOut.String())
-	}
+	res, _ := moduletest.Run(t, Module, args)
 	return res
 }
 

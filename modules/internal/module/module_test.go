@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module/moduletest"
 )
 
 var spec = module.Spec{
@@ -126,24 +127,10 @@ func TestValidateErrors(t *testing.T) {
 	}
 }
 
-// runArgs writes an args file, runs the module as ansible-core would, and decodes stdout.
+// runArgs runs the module as ansible-core would and decodes stdout.
 func runArgs(t *testing.T, m *module.Module, args map[string]any) (map[string]any, string) {
 	t.Helper()
-	b, _ := json.Marshal(args)
-	file := filepath.Join(t.TempDir(), "args")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	module.Execute(context.Background(), m, []string{file}, &out, &errOut)
-	var res map[string]any
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out.String())
-	}
-	if strings.Count(strings.TrimSpace(out.String()), "\n") != 0 {
-		t.Errorf("stdout has more than one line:\n%s", out.String())
-	}
-	return res, out.String()
+	return moduletest.Run(t, m, args)
 }
 
 func demo(run func(ctx context.Context, inv *module.Invocation) (*module.Result, error)) *module.Module {
