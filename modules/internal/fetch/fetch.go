@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 )
 
@@ -134,26 +135,14 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 	f.cleanOrphans(ctx, rep.Items, jobs)
 
 	stopProgress := f.watch(len(items))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < f.opts.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				f.run(ctx, items[i], &rep.Items[i])
-				f.done.Add(1)
-				if rep.Items[i].Status == StatusFailed {
-					f.failed.Add(1)
-				}
-			}
-		}()
-	}
-	for _, i := range jobs {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	pool.Each(len(jobs), f.opts.Concurrency, func(k int) {
+		i := jobs[k]
+		f.run(ctx, items[i], &rep.Items[i])
+		f.done.Add(1)
+		if rep.Items[i].Status == StatusFailed {
+			f.failed.Add(1)
+		}
+	})
 	stopProgress()
 	f.resolveDuplicates(rep.Items)
 

@@ -18,6 +18,8 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
@@ -139,23 +141,10 @@ func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Optio
 	p := &puller{opts: opts, store: store}
 	rep := &Report{Images: make([]Result, len(images))}
 	stop := p.watch(len(images))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < opts.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				p.pullWithRetries(ctx, images[i], &rep.Images[i])
-				p.count.Finish(rep.Images[i].Status == StatusFailed)
-			}
-		}()
-	}
-	for i := range images {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	pool.Each(len(images), opts.Concurrency, func(i int) {
+		p.pullWithRetries(ctx, images[i], &rep.Images[i])
+		p.count.Finish(rep.Images[i].Status == StatusFailed)
+	})
 	stop()
 	rep.Bytes, rep.Seconds = p.count.Bytes(), time.Since(start).Seconds()
 	if ctx.Err() != nil {
@@ -294,7 +283,7 @@ func (p *puller) write(ctx context.Context, desc *remote.Descriptor, keepWhole b
 		}
 	}
 	if len(keep) == 0 {
-		return v1.Descriptor{}, fmt.Errorf("no image for %s in the index (it has %s)", p.platformNames(), platforms(im.Manifests))
+		return v1.Descriptor{}, fmt.Errorf("no image for %s in the index (it has %s)", platform.Names(p.opts.Platforms), platforms(im.Manifests))
 	}
 	for _, m := range keep {
 		if !m.MediaType.IsImage() {
@@ -302,12 +291,12 @@ func (p *puller) write(ctx context.Context, desc *remote.Descriptor, keepWhole b
 		}
 		img, err := idx.Image(m.Digest)
 		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("reading %s image: %w", platformName(m.Platform), err)
+			return v1.Descriptor{}, fmt.Errorf("reading %s image: %w", platform.Name(m.Platform), err)
 		}
 		if err := p.writeImage(ctx, img, r); err != nil {
 			return v1.Descriptor{}, err
 		}
-		r.Platforms = append(r.Platforms, platformName(m.Platform))
+		r.Platforms = append(r.Platforms, platform.Name(m.Platform))
 	}
 	if keepWhole {
 		raw, err := idx.RawManifest()
@@ -425,57 +414,17 @@ func (p *puller) blob(ctx context.Context, d v1.Hash, size int64, write func() (
 	return nil
 }
 
-func (p *puller) wanted(pl *v1.Platform) bool {
-	if pl == nil {
-		return false
-	}
-	for _, w := range p.opts.Platforms {
-		if pl.OS == w.OS && pl.Architecture == w.Architecture && (w.Variant == "" || w.Variant == pl.Variant) {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *puller) platformNames() string {
-	var s []string
-	for _, pl := range p.opts.Platforms {
-		pl := pl
-		s = append(s, platformName(&pl))
-	}
-	return strings.Join(s, ", ")
-}
+func (p *puller) wanted(pl *v1.Platform) bool { return platform.Match(pl, p.opts.Platforms) }
 
 func platforms(ms []v1.Descriptor) string {
 	var s []string
 	for _, m := range ms {
-		s = append(s, platformName(m.Platform))
+		s = append(s, platform.Name(m.Platform))
 	}
 	return strings.Join(s, ", ")
 }
 
-func platformName(p *v1.Platform) string {
-	if p == nil {
-		return "unknown"
-	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// ParsePlatform reads "os/arch[/variant]".
-func ParsePlatform(s string) (v1.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant], e.g. linux/amd64", s)
-	}
-	pl := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		pl.Variant = parts[2]
-	}
-	return pl, nil
-}
+// ParsePlatform reads "os/arch[/variant]": platform.Parse (ggcr's v1.ParsePlatform).
+func ParsePlatform(s string) (v1.Platform, error) { return platform.Parse(s) }
 
 func (p *puller) watch(images int) func() { return p.count.Watch(images, p.opts.OnProgress) }

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
@@ -418,25 +419,8 @@ func (p *pusher) fail(r *Result, err error) {
 	p.count.Finish(true)
 }
 
-// each runs f(0..n-1) on Concurrency goroutines.
-func (p *pusher) each(n int, f func(int)) {
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < p.opts.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				f(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-}
+// each runs f(0..n-1), Concurrency at once.
+func (p *pusher) each(n int, f func(int)) { pool.Each(n, p.opts.Concurrency, f) }
 
 func retryable(err error) bool {
 	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrVerify) && !errors.Is(err, errUnreadable) && !regclient.Permanent(err)

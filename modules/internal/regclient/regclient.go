@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -18,8 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/idle"
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tlsconf"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/httpclient"
 )
 
 // Credential is a user name and password for one registry host.
@@ -59,21 +57,9 @@ func New(o Options) (*Client, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	tlsConf, err := tlsconf.New(o.CAPath, false)
+	tr, err := httpclient.Transport(httpclient.Options{Timeout: o.Timeout, CAPath: o.CAPath, MaxIdleConnsPerHost: 32})
 	if err != nil {
 		return nil, err
-	}
-	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   o.Timeout,
-		ResponseHeaderTimeout: o.Timeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
 	}
 	kc := &keychain{creds: map[string]authn.AuthConfig{}}
 	if o.AuthFile != "" {
@@ -87,7 +73,7 @@ func New(o Options) (*Client, error) {
 		}
 		kc.creds[canonicalHost(c.Registry)] = authn.AuthConfig{Username: c.Username, Password: c.Password}
 	}
-	return &Client{opts: o, transport: idle.Transport(tr, o.Timeout), keychain: kc}, nil
+	return &Client{opts: o, transport: tr, keychain: kc}, nil
 }
 
 // Reference parses an image reference, marking hosts listed as insecure for plain HTTP.

@@ -12,11 +12,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
 
@@ -31,7 +33,7 @@ type File struct {
 type Image struct {
 	Name      string   `json:"name"`
 	Ref       string   `json:"ref"`       // as Kubespray will pull it, registry included
-	Platforms []string `json:"platforms"` // os/arch; empty: any
+	Platforms []string `json:"platforms"` // os/arch[/variant] (platform.Parse); empty: any
 	Digest    string   `json:"digest"`    // manifest (or index) digest the registry must serve; empty: any
 }
 
@@ -57,26 +59,13 @@ func Check(ctx context.Context, files []File, images []Image, o Options) []Resul
 		o.Concurrency = 8
 	}
 	out := make([]Result, len(files)+len(images))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < o.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if i < len(files) {
-					out[i] = checkFile(ctx, o.HTTP, files[i])
-				} else {
-					out[i] = checkImage(ctx, o.Registry, images[i-len(files)])
-				}
-			}
-		}()
-	}
-	for i := range out {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	pool.Each(len(out), o.Concurrency, func(i int) {
+		if i < len(files) {
+			out[i] = checkFile(ctx, o.HTTP, files[i])
+		} else {
+			out[i] = checkImage(ctx, o.Registry, images[i-len(files)])
+		}
+	})
 	return out
 }
 
@@ -142,9 +131,18 @@ func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
 		return r
 	}
 	var missing []string
-	for _, p := range img.Platforms {
-		if !have[p] {
-			missing = append(missing, p)
+	for _, s := range img.Platforms {
+		want, err := platform.Parse(s)
+		if err != nil {
+			r.Detail = err.Error()
+			return r
+		}
+		found := false
+		for i := range have {
+			found = found || platform.Match(&have[i], []v1.Platform{want})
+		}
+		if !found {
+			missing = append(missing, s)
 		}
 	}
 	if len(missing) > 0 {
@@ -155,9 +153,9 @@ func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
 	return r
 }
 
-// platforms lists the os/arch an image or index serves.
-func platforms(desc *remote.Descriptor) (map[string]bool, error) {
-	out := map[string]bool{}
+// platforms lists the platforms an image or index serves.
+func platforms(desc *remote.Descriptor) ([]v1.Platform, error) {
+	var out []v1.Platform
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
@@ -169,7 +167,7 @@ func platforms(desc *remote.Descriptor) (map[string]bool, error) {
 		}
 		for _, m := range im.Manifests {
 			if m.Platform != nil {
-				out[m.Platform.OS+"/"+m.Platform.Architecture] = true
+				out = append(out, *m.Platform)
 			}
 		}
 		return out, nil
@@ -182,6 +180,8 @@ func platforms(desc *remote.Descriptor) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the image config: %w", err)
 	}
-	out[cf.OS+"/"+cf.Architecture] = true
+	if p := cf.Platform(); p != nil {
+		out = append(out, *p)
+	}
 	return out, nil
 }
