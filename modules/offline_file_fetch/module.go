@@ -73,10 +73,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	failed := []map[string]string{}
-	for _, f := range rep.Failures() {
-		failed = append(failed, map[string]string{"url": f.URL, "path": f.Path, "msg": f.Msg})
-	}
+	failed := rep.FailedItems()
 	res := &module.Result{
 		Changed: rep.Changed(),
 		Failed:  len(failed) > 0,

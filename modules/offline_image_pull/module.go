@@ -5,7 +5,6 @@ package imagepullmod
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,29 +91,8 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 }
 
 func result(dest string, rep *imagepull.Report, platforms []v1.Platform) *module.Result {
-	failed := []map[string]string{}
-	for _, f := range rep.Failures() {
-		failed = append(failed, map[string]string{"source": f.Source, "msg": f.Msg})
-	}
-	totals := map[string]any{
-		"images": len(rep.Images), "pulled": rep.Count(imagepull.StatusPulled),
-		"imported": rep.Count(imagepull.StatusImported), "skipped": rep.Count(imagepull.StatusSkipped),
-		"failed": len(failed), "bytes": rep.Bytes, "seconds": rep.Seconds,
-	}
-	msg := fmt.Sprintf("pulled %d, imported %d, skipped %d, failed %d of %d images (%s in %.2fs)",
-		totals["pulled"], totals["imported"], totals["skipped"], len(failed), len(rep.Images), progress.Bytes(rep.Bytes), rep.Seconds)
-	if n := rep.Count(imagepull.StatusWouldPull); n > 0 {
-		msg = fmt.Sprintf("would pull %d, skipped %d of %d images", n, totals["skipped"], len(rep.Images))
-	}
-	for i, f := range failed {
-		if i == 3 {
-			msg += fmt.Sprintf("; and %d more (see failed_items)", len(failed)-3)
-			break
-		}
-		msg += "; " + f["msg"]
-	}
-	res := &module.Result{Changed: rep.Changed(), Failed: len(failed) > 0, Msg: msg,
-		Data: map[string]any{"dest": dest, "images": rep.Images, "totals": totals, "failed_items": failed}}
+	res := &module.Result{Changed: rep.Changed(), Failed: len(rep.Failures()) > 0, Msg: rep.Summary(),
+		Data: map[string]any{"dest": dest, "images": rep.Images, "totals": rep.Totals(), "failed_items": rep.FailedItems()}}
 	var after string
 	for _, i := range rep.Images {
 		if i.Status == imagepull.StatusPulled || i.Status == imagepull.StatusImported || i.Status == imagepull.StatusWouldPull {

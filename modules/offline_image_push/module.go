@@ -192,28 +192,8 @@ func source(ctx context.Context, src []string) (*ocistore.Store, []imagepush.Ent
 }
 
 func result(registry string, rep *imagepush.Report) *module.Result {
-	failed := []map[string]string{}
-	for _, f := range rep.Failures() {
-		failed = append(failed, map[string]string{"source": f.Source, "target": f.Target, "msg": f.Msg})
-	}
-	totals := map[string]any{
-		"images": len(rep.Images), "pushed": rep.Count(imagepush.StatusPushed), "skipped": rep.Count(imagepush.StatusSkipped),
-		"failed": len(failed), "bytes": rep.Bytes, "seconds": rep.Seconds,
-	}
-	msg := fmt.Sprintf("pushed %d, skipped %d, failed %d of %d images to %s (%s uploaded in %.2fs)",
-		totals["pushed"], totals["skipped"], len(failed), len(rep.Images), registry, progress.Bytes(rep.Bytes), rep.Seconds)
-	if n := rep.Count(imagepush.StatusWouldPush); n > 0 {
-		msg = fmt.Sprintf("would push %d, skipped %d of %d images to %s", n, totals["skipped"], len(rep.Images), registry)
-	}
-	for i, f := range failed {
-		if i == 3 {
-			msg += fmt.Sprintf("; and %d more (see failed_items)", len(failed)-3)
-			break
-		}
-		msg += "; " + f["msg"]
-	}
-	res := &module.Result{Changed: rep.Changed(), Failed: len(failed) > 0, Msg: msg,
-		Data: map[string]any{"registry": registry, "images": rep.Images, "totals": totals, "failed_items": failed}}
+	res := &module.Result{Changed: rep.Changed(), Failed: len(rep.Failures()) > 0, Msg: rep.Summary(registry),
+		Data: map[string]any{"registry": registry, "images": rep.Images, "totals": rep.Totals(), "failed_items": rep.FailedItems()}}
 	var after string
 	for _, i := range rep.Images {
 		if i.Status == imagepush.StatusPushed || i.Status == imagepush.StatusWouldPush {

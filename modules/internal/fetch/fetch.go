@@ -28,6 +28,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
 )
 
 // partialDir holds downloads in progress, below the destination folder so that the final
@@ -73,13 +74,13 @@ type Progress struct {
 }
 
 // Status is what happened to one item.
-type Status string
+type Status = report.Status
 
 // Item statuses.
 const (
 	StatusFetched    Status = "fetched"
 	StatusSkipped    Status = "skipped"     // already in place and verified (or no checksum to verify)
-	StatusFailed     Status = "failed"      // see Msg
+	StatusFailed     Status = report.Failed // see Msg
 	StatusWouldFetch Status = "would_fetch" // DryRun only
 )
 
@@ -146,19 +147,9 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 	stopProgress()
 	f.resolveDuplicates(rep.Items)
 
-	rep.Totals = Totals{Items: len(items), Seconds: time.Since(start).Seconds()}
-	for i := range rep.Items {
-		r := &rep.Items[i]
-		switch r.Status {
-		case StatusFetched:
-			rep.Totals.Fetched++
-		case StatusSkipped:
-			rep.Totals.Skipped++
-		case StatusFailed:
-			rep.Totals.Failed++
-		}
-	}
-	rep.Totals.Bytes = f.received.Load()
+	l := report.List[ItemResult](rep.Items)
+	rep.Totals = Totals{Items: len(items), Fetched: l.Count(StatusFetched), Skipped: l.Count(StatusSkipped),
+		Failed: l.Count(StatusFailed), Bytes: f.received.Load(), Seconds: time.Since(start).Seconds()}
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("fetching: %w", ctx.Err())
 	}

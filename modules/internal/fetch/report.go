@@ -5,58 +5,40 @@ import (
 	"strings"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
 )
 
-// Changed reports whether any item was (or, in a dry run, would be) fetched.
-func (r *Report) Changed() bool {
-	for _, it := range r.Items {
-		if it.Status == StatusFetched || it.Status == StatusWouldFetch {
-			return true
-		}
-	}
-	return false
+// ItemStatus, ItemMsg and FailedItem make an ItemResult a report.Item.
+func (r ItemResult) ItemStatus() Status { return r.Status }
+
+// ItemMsg is the item's message (why it failed).
+func (r ItemResult) ItemMsg() string { return r.Msg }
+
+// FailedItem is the item's entry in failed_items.
+func (r ItemResult) FailedItem() map[string]string {
+	return map[string]string{"url": r.URL, "path": r.Path, "msg": r.Msg}
 }
 
+func (r *Report) list() report.List[ItemResult] { return r.Items }
+
+// Changed reports whether any item was (or, in a dry run, would be) fetched.
+func (r *Report) Changed() bool { return r.list().Any(StatusFetched, StatusWouldFetch) }
+
 // Failures lists the failed items.
-func (r *Report) Failures() []ItemResult {
-	var out []ItemResult
-	for _, it := range r.Items {
-		if it.Status == StatusFailed {
-			out = append(out, it)
-		}
-	}
-	return out
-}
+func (r *Report) Failures() []ItemResult { return r.list().Failures() }
+
+// FailedItems is the module's failed_items (url, path, msg).
+func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems() }
 
 // Summary is a one-line account of the report, naming up to three failures.
 func (r *Report) Summary() string {
 	t := r.Totals
-	would := 0
-	for _, it := range r.Items {
-		if it.Status == StatusWouldFetch {
-			would++
-		}
-	}
-	var s string
+	would := r.list().Count(StatusWouldFetch)
 	if would > 0 || (t.Fetched == 0 && t.Failed == 0 && t.Skipped < t.Items) {
-		s = fmt.Sprintf("would fetch %d, skipped %d, failed %d of %d items", would, t.Skipped, t.Failed, t.Items)
-	} else {
-		s = fmt.Sprintf("fetched %d, skipped %d, failed %d of %d items (%s in %.2fs)",
-			t.Fetched, t.Skipped, t.Failed, t.Items, progress.Bytes(t.Bytes), t.Seconds)
+		return r.list().Summary(fmt.Sprintf("would fetch %d, skipped %d, failed %d of %d items", would, t.Skipped, t.Failed, t.Items))
 	}
-	fails := r.Failures()
-	if len(fails) == 0 {
-		return s
-	}
-	var msgs []string
-	for i, f := range fails {
-		if i == 3 {
-			msgs = append(msgs, fmt.Sprintf("and %d more (see failed_items)", len(fails)-3))
-			break
-		}
-		msgs = append(msgs, f.Msg)
-	}
-	return s + ": " + strings.Join(msgs, "; ")
+	return r.list().Summary(fmt.Sprintf("fetched %d, skipped %d, failed %d of %d items (%s in %.2fs)",
+		t.Fetched, t.Skipped, t.Failed, t.Items, progress.Bytes(t.Bytes), t.Seconds))
 }
 
 // DiffLines returns, for a diff display, the changed paths as they were and as they will be.

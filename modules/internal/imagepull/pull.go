@@ -22,6 +22,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
 )
 
 // ErrDigestMismatch: a digest-pinned image resolves to another digest.
@@ -49,14 +50,14 @@ type Options struct {
 type Progress = progress.Counts
 
 // Status is what happened to one image.
-type Status string
+type Status = report.Status
 
 // Image statuses.
 const (
 	StatusPulled    Status = "pulled"
 	StatusImported  Status = "imported"
 	StatusSkipped   Status = "skipped" // already in the layout, unchanged upstream
-	StatusFailed    Status = "failed"
+	StatusFailed    Status = report.Failed
 	StatusWouldPull Status = "would_pull"
 )
 
@@ -84,6 +85,17 @@ func (r *Result) fail(err error) {
 	r.Status, r.err, r.Msg = StatusFailed, err, err.Error()
 }
 
+// ItemStatus is the image's status (Result is a report.Item).
+func (r Result) ItemStatus() Status { return r.Status }
+
+// ItemMsg is the image's message (why it failed).
+func (r Result) ItemMsg() string { return r.Msg }
+
+// FailedItem is the image's entry in failed_items.
+func (r Result) FailedItem() map[string]string {
+	return map[string]string{"source": r.Source, "msg": r.Msg}
+}
+
 // Report is the result of Pull or Import.
 type Report struct {
 	Images  []Result `json:"images"`
@@ -91,36 +103,36 @@ type Report struct {
 	Seconds float64  `json:"seconds"`
 }
 
+func (r *Report) list() report.List[Result] { return r.Images }
+
 // Changed reports whether anything was (or would be) written.
 func (r *Report) Changed() bool {
-	for _, i := range r.Images {
-		if i.Status == StatusPulled || i.Status == StatusImported || i.Status == StatusWouldPull {
-			return true
-		}
-	}
-	return false
+	return r.list().Any(StatusPulled, StatusImported, StatusWouldPull)
 }
 
 // Failures lists the failed images.
-func (r *Report) Failures() []Result {
-	var out []Result
-	for _, i := range r.Images {
-		if i.Status == StatusFailed {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func (r *Report) Failures() []Result { return r.list().Failures() }
 
 // Count returns how many images have status s.
-func (r *Report) Count(s Status) int {
-	n := 0
-	for _, i := range r.Images {
-		if i.Status == s {
-			n++
-		}
+func (r *Report) Count(s Status) int { return r.list().Count(s) }
+
+// FailedItems is the module's failed_items (source, msg).
+func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems() }
+
+// Totals is the module's totals: images, pulled, imported, skipped, failed, bytes, seconds.
+func (r *Report) Totals() map[string]any {
+	return r.list().Totals("images", r.Bytes, r.Seconds, StatusPulled, StatusImported, StatusSkipped)
+}
+
+// Summary is a one-line account of the report, naming up to three failures.
+func (r *Report) Summary() string {
+	l := r.list()
+	if n := l.Count(StatusWouldPull); n > 0 {
+		return l.Summary(fmt.Sprintf("would pull %d, skipped %d of %d images", n, l.Count(StatusSkipped), len(l)))
 	}
-	return n
+	return l.Summary(fmt.Sprintf("pulled %d, imported %d, skipped %d, failed %d of %d images (%s in %.2fs)",
+		l.Count(StatusPulled), l.Count(StatusImported), l.Count(StatusSkipped), l.Count(StatusFailed), len(l),
+		progress.Bytes(r.Bytes), r.Seconds))
 }
 
 // Pull copies images into store. Every image is tried; failures are in the report.

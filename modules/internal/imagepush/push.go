@@ -27,6 +27,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
 )
 
 // Entry is one image to push.
@@ -64,13 +65,13 @@ type Options struct {
 type Progress = progress.Counts
 
 // Status is what happened to one image.
-type Status string
+type Status = report.Status
 
 // Image statuses.
 const (
 	StatusPushed    Status = "pushed"
 	StatusSkipped   Status = "skipped" // the target already has this manifest
-	StatusFailed    Status = "failed"
+	StatusFailed    Status = report.Failed
 	StatusWouldPush Status = "would_push"
 )
 
@@ -89,6 +90,17 @@ type Result struct {
 // Err is the image's error, if it failed.
 func (r Result) Err() error { return r.err }
 
+// ItemStatus is the image's status (Result is a report.Item).
+func (r Result) ItemStatus() Status { return r.Status }
+
+// ItemMsg is the image's message (why it failed).
+func (r Result) ItemMsg() string { return r.Msg }
+
+// FailedItem is the image's entry in failed_items.
+func (r Result) FailedItem() map[string]string {
+	return map[string]string{"source": r.Source, "target": r.Target, "msg": r.Msg}
+}
+
 // Report is the result of Push.
 type Report struct {
 	Images  []Result `json:"images"`
@@ -96,36 +108,34 @@ type Report struct {
 	Seconds float64  `json:"seconds"`
 }
 
+func (r *Report) list() report.List[Result] { return r.Images }
+
 // Changed reports whether anything was (or would be) pushed.
-func (r *Report) Changed() bool {
-	for _, i := range r.Images {
-		if i.Status == StatusPushed || i.Status == StatusWouldPush {
-			return true
-		}
-	}
-	return false
-}
+func (r *Report) Changed() bool { return r.list().Any(StatusPushed, StatusWouldPush) }
 
 // Count returns how many images have status s.
-func (r *Report) Count(s Status) int {
-	n := 0
-	for _, i := range r.Images {
-		if i.Status == s {
-			n++
-		}
-	}
-	return n
-}
+func (r *Report) Count(s Status) int { return r.list().Count(s) }
 
 // Failures lists the failed images.
-func (r *Report) Failures() []Result {
-	var out []Result
-	for _, i := range r.Images {
-		if i.Status == StatusFailed {
-			out = append(out, i)
-		}
+func (r *Report) Failures() []Result { return r.list().Failures() }
+
+// FailedItems is the module's failed_items (source, target, msg).
+func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems() }
+
+// Totals is the module's totals: images, pushed, skipped, failed, bytes, seconds.
+func (r *Report) Totals() map[string]any {
+	return r.list().Totals("images", r.Bytes, r.Seconds, StatusPushed, StatusSkipped)
+}
+
+// Summary is a one-line account of a push to registry, naming up to three failures.
+func (r *Report) Summary(registry string) string {
+	l := r.list()
+	if n := l.Count(StatusWouldPush); n > 0 {
+		return l.Summary(fmt.Sprintf("would push %d, skipped %d of %d images to %s", n, l.Count(StatusSkipped), len(l), registry))
 	}
-	return out
+	return l.Summary(fmt.Sprintf("pushed %d, skipped %d, failed %d of %d images to %s (%s uploaded in %.2fs)",
+		l.Count(StatusPushed), l.Count(StatusSkipped), l.Count(StatusFailed), len(l), registry,
+		progress.Bytes(r.Bytes), r.Seconds))
 }
 
 // errUnreadable: the entry could not be read from its source (or is not an image name);
@@ -248,9 +258,17 @@ func (p *pusher) pending(rep *Report, attempt int) []int {
 	return todo
 }
 
-// pushAll verifies, uploads the blobs (each once, mounted elsewhere), then the manifests.
+// pushAll pushes the images todo: verify them, upload their blobs (each once, mounted
+// elsewhere), then commit their manifests. An image failing a phase is left out of the next.
 func (p *pusher) pushAll(ctx context.Context, entries []Entry, rep *Report, todo []int) {
-	// Verify first: a corrupt blob keeps its whole image out of the registry.
+	ok := p.verifyAll(entries, rep, todo)
+	failedBlob := p.uploadBlobs(ctx, entries, rep, ok)
+	p.commitAll(ctx, entries, rep, ok, failedBlob)
+}
+
+// verifyAll starts an attempt for each image of todo and verifies it: a corrupt blob keeps
+// its whole image out of the registry. It returns the images that passed.
+func (p *pusher) verifyAll(entries []Entry, rep *Report, todo []int) []int {
 	var ok []int
 	for _, i := range todo {
 		r := &rep.Images[i]
@@ -262,7 +280,12 @@ func (p *pusher) pushAll(ctx context.Context, entries []Entry, rep *Report, todo
 		}
 		ok = append(ok, i)
 	}
-	// Upload each blob once, to the first repository that needs it.
+	return ok
+}
+
+// uploadBlobs uploads each blob of the images ok once, to the first repository that needs
+// it, and returns the blobs that could not be uploaded (by digest) with their errors.
+func (p *pusher) uploadBlobs(ctx context.Context, entries []Entry, rep *Report, ok []int) map[string]error {
 	type job struct {
 		blob Blob
 		repo name.Repository
@@ -306,7 +329,12 @@ func (p *pusher) pushAll(ctx context.Context, entries []Entry, rep *Report, todo
 			failedBlob[firsts[j].blob.Digest.String()] = err
 		}
 	}
-	// Then each image: mount what other repositories hold, commit the manifest.
+	return failedBlob
+}
+
+// commitAll finishes each image of ok whose blobs are all uploaded: it mounts what other
+// repositories hold and commits the manifest.
+func (p *pusher) commitAll(ctx context.Context, entries []Entry, rep *Report, ok []int, failedBlob map[string]error) {
 	p.each(len(ok), func(k int) {
 		i := ok[k]
 		r := &rep.Images[i]
