@@ -9,6 +9,9 @@
 // The transfers themselves are grab's (github.com/cavaliergopher/grab/v3): it writes to the
 // partial file through the name of its open descriptor (see fdPath), and the resume policy
 // (If-Range, which answers may continue a partial file) is this package's (transfer.go).
+//
+// Retries are per item, in download only (Options.Retries: N retries, N+1 attempts in all);
+// the HTTP client (package httpclient) sends each request once.
 package fetch
 
 import (

@@ -563,3 +563,31 @@ func TestCredentialsStayOnTheItemsHost(t *testing.T) {
 		t.Errorf("%d requests to the redirect target carried the credentials", n)
 	}
 }
+
+// retries: N means N+1 HTTP attempts in all against a server that always answers a retryable
+// error: the download loop is the only level that retries (the shared HTTP transport sends
+// each request once), so retries are never multiplied.
+func TestRetriesAreNotMultiplied(t *testing.T) {
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		var hits atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			http.Error(w, "busy", status)
+		}))
+		for _, retries := range []int{0, 1, 3} {
+			hits.Store(0)
+			o := opts(t.TempDir())
+			o.Retries, o.Backoff = retries, time.Millisecond
+			rep, err := fetch.Fetch(context.Background(), []fetch.Item{{URL: srv.URL + "/f", Path: "f"}}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := rep.Items[0]
+			if it.Status != fetch.StatusFailed || it.Attempts != retries+1 || hits.Load() != int64(retries+1) {
+				t.Errorf("HTTP %d, retries %d: %s after %d attempts and %d requests; want failed after %d of each",
+					status, retries, it.Status, it.Attempts, hits.Load(), retries+1)
+			}
+		}
+		srv.Close()
+	}
+}

@@ -1,6 +1,10 @@
 // Package imagepull copies images from registries into an OCI image layout (ocistore), for
 // the platforms asked for, verifying every blob, skipping blobs already there, and keeping
 // each image's original reference; it also imports docker-save bundles into the layout.
+//
+// Retries are per image, here only (Options.Retries: N retries, N+1 attempts in all): the
+// registry client sends each request once (see package regclient). Images are pulled on a
+// bounded pool (package pool); results keep the input order.
 package imagepull
 
 import (

@@ -5,6 +5,11 @@
 // skipped; a blob is uploaded once, to the first repository that needs it, and mounted into
 // the others; the registry is asked (HEAD) before any upload. Every blob of an image is
 // verified before anything of that image is sent.
+//
+// A push runs in phases (Push, pushAll): what is already there (a HEAD per image); then, per
+// attempt, verify, upload the blobs, commit the manifests. Retries are per image, here only
+// (Options.Retries: N retries, N+1 attempts in all); the registry client sends each request
+// once (see package regclient).
 package imagepush
 
 import (

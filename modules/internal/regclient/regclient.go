@@ -1,5 +1,11 @@
 // Package regclient turns the registry settings modules share (CA bundle, plain-HTTP hosts,
-// credentials, docker config.json, retries) into go-containerregistry options.
+// credentials, docker config.json, timeout) into go-containerregistry options, over the one
+// HTTP transport of package httpclient.
+//
+// Retries happen at one level only: the caller's, per image (imagepull, imagepush), with
+// Permanent telling what not to retry. Requests made through a Client are sent once
+// (go-containerregistry's own request retries are turned off), so that a module's
+// "retries: N" means N+1 attempts in all for an image, never (N+1) times the transport's.
 package regclient
 
 import (
@@ -34,8 +40,10 @@ type Options struct {
 	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
 	Credentials []Credential // per registry host
 	AuthFile    string       // a docker config.json with "auths"
-	Retries     int          // kept for callers; requests are not retried here (see Remote)
-	Jobs        int          // concurrent blob transfers per image; if <= 0, 4
+	// Deprecated: ignored. Requests are not retried here; callers retry per image (see the
+	// package comment). Kept so that callers setting it still build.
+	Retries int
+	Jobs    int // concurrent blob transfers per image; if <= 0, 4
 	// Timeout bounds connecting, waiting for response headers and any silence while reading
 	// a response body (a stalled registry or proxy); a big blob may take longer in total.
 	// If <= 0, 60s.

@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
@@ -88,6 +93,42 @@ func TestPermanent(t *testing.T) {
 	} {
 		if got := regclient.Permanent(err); got != want {
 			t.Errorf("Permanent(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+// The client sends every registry request once, even for the answers go-containerregistry
+// retries by default (5xx, 429): retrying is the caller's (pull and push, per image), so a
+// module's retries: N means N+1 attempts in all.
+func TestRemoteSendsRequestsOnce(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		hits.Add(1)
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, err := regclient.New(regclient.Options{Insecure: []string{host}, Retries: 5, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.Reference(host + "/some/image:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, get := range []func() error{
+		func() error { _, err := remote.Head(ref, c.Remote(context.Background())...); return err },
+		func() error { _, err := remote.Get(ref, c.Remote(context.Background())...); return err },
+	} {
+		hits.Store(0)
+		err := get()
+		var terr *transport.Error
+		if !errors.As(err, &terr) || terr.StatusCode != http.StatusServiceUnavailable || hits.Load() != 1 {
+			t.Errorf("error %v after %d requests; want one request answered 503", err, hits.Load())
 		}
 	}
 }
