@@ -17,6 +17,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepush"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 )
@@ -83,13 +84,13 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 
 // archive writes one image of src as a docker-save tarball (for a container runtime's load).
 func archive(ctx context.Context, inv *module.Invocation, a args) (*module.Result, error) {
-	platform := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	pl := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	if a.Platform != "" {
-		p, err := v1.ParsePlatform(a.Platform)
+		p, err := platform.Parse(a.Platform)
 		if err != nil {
-			return nil, fmt.Errorf("platform: %w", err)
+			return nil, err
 		}
-		platform = *p
+		pl = p
 	}
 	if len(a.Images) > 1 {
 		return nil, fmt.Errorf("archive holds one image: images names %d", len(a.Images))
@@ -104,16 +105,16 @@ func archive(ctx context.Context, inv *module.Invocation, a args) (*module.Resul
 	}
 	e := entries[0]
 	data := map[string]any{"archive": a.Archive, "images": []map[string]string{{"source": e.Source, "digest": e.Digest.String()}}}
-	changed, err := imagepush.Archive(e, platform, a.Archive, inv.CheckMode)
+	changed, err := imagepush.Archive(e, pl, a.Archive, inv.CheckMode)
 	if err != nil {
 		return nil, err
 	}
-	msg := fmt.Sprintf("%s is up to date (%s, %s)", a.Archive, e.Source, platform.String())
+	msg := fmt.Sprintf("%s is up to date (%s, %s)", a.Archive, e.Source, pl.String())
 	switch {
 	case changed && inv.CheckMode:
-		msg = fmt.Sprintf("would write %s (%s, %s)", a.Archive, e.Source, platform.String())
+		msg = fmt.Sprintf("would write %s (%s, %s)", a.Archive, e.Source, pl.String())
 	case changed:
-		msg = fmt.Sprintf("wrote %s (%s, %s)", a.Archive, e.Source, platform.String())
+		msg = fmt.Sprintf("wrote %s (%s, %s)", a.Archive, e.Source, pl.String())
 	}
 	return &module.Result{Changed: changed, Msg: msg, Data: data}, nil
 }

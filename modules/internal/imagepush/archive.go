@@ -11,15 +11,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 )
 
 // Archive writes one entry as a docker-save tarball at path, for `docker load`, `podman load`
-// and `nerdctl load`: the image for platform when the entry is an index, tagged with the entry's
-// source reference. Every blob is verified first. The file is written beside path and renamed
+// and `nerdctl load`: the image for want (platform.Match) when the entry is an index, tagged
+// with the entry's source reference. Every blob is verified first. The file is written beside path and renamed
 // over it only when its content differs, so a rerun reports changed=false and nothing
 // half-written is ever at path. With dryRun, path is left as it is: changed tells whether it
 // would be replaced.
-func Archive(e Entry, platform v1.Platform, path string, dryRun bool) (changed bool, err error) {
+func Archive(e Entry, want v1.Platform, path string, dryRun bool) (changed bool, err error) {
 	if e.Err != nil {
 		return false, fmt.Errorf("%s: %w", e.Source, e.Err)
 	}
@@ -28,7 +30,7 @@ func Archive(e Entry, platform v1.Platform, path string, dryRun bool) (changed b
 			return false, fmt.Errorf("%s: %w", e.Source, err)
 		}
 	}
-	img, err := platformImage(e, platform)
+	img, err := platformImage(e, want)
 	if err != nil {
 		return false, err
 	}
@@ -70,8 +72,8 @@ func Archive(e Entry, platform v1.Platform, path string, dryRun bool) (changed b
 	return true, nil
 }
 
-// platformImage is the entry itself, or its index's image for platform.
-func platformImage(e Entry, platform v1.Platform) (v1.Image, error) {
+// platformImage is the entry itself, or its index's image for want.
+func platformImage(e Entry, want v1.Platform) (v1.Image, error) {
 	switch t := e.Taggable.(type) {
 	case v1.Image:
 		return t, nil
@@ -85,12 +87,12 @@ func platformImage(e Entry, platform v1.Platform) (v1.Image, error) {
 			if m.Platform == nil || !m.MediaType.IsImage() {
 				continue
 			}
-			if m.Platform.Satisfies(platform) {
+			if platform.Match(m.Platform, []v1.Platform{want}) {
 				return t.Image(m.Digest)
 			}
 			have = append(have, m.Platform.String())
 		}
-		return nil, fmt.Errorf("%s has no image for %s (it has %v)", e.Source, platform.String(), have)
+		return nil, fmt.Errorf("%s has no image for %s (it has %v)", e.Source, want.String(), have)
 	default:
 		return nil, fmt.Errorf("%s: not an image or an index", e.Source)
 	}
