@@ -119,3 +119,33 @@ func TestCheckComparesDigestsWithTheBundle(t *testing.T) {
 		}
 	}
 }
+
+// Platforms are matched by the shared rule (ggcr's Satisfies): a variant asked for must be
+// served, a platform without one matches any variant, and a malformed one is named.
+func TestCheckMatchesPlatformVariants(t *testing.T) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	amd, _ := random.Image(256, 1)
+	arm, _ := random.Image(256, 1)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}}})
+	ref, _ := name.ParseReference(host + "/multi:1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := regclient.New(regclient.Options{})
+	want := map[string]string{"linux/arm/v7": "", "linux/arm": "", "linux/amd64": "",
+		"linux/arm/v6": "no image for linux/arm/v6", "linux": `platform "linux"`}
+	var images []verify.Image
+	for p := range want {
+		images = append(images, verify.Image{Name: p, Ref: host + "/multi:1", Platforms: []string{p}})
+	}
+	for _, r := range verify.Check(context.Background(), nil, images, verify.Options{Registry: client}) {
+		w := want[r.Name]
+		if (w == "") != r.OK || !strings.Contains(r.Detail, w) {
+			t.Errorf("%s: ok=%v detail=%q, want %q", r.Name, r.OK, r.Detail, w)
+		}
+	}
+}
