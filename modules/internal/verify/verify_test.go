@@ -26,6 +26,13 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verify"
 )
 
+// newRegistry starts a registry (go-containerregistry's) and returns its host:port.
+func newRegistry(t *testing.T) string {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	return strings.TrimPrefix(reg.URL, "http://")
+}
+
 func TestCheckNamesWhatIsMissingOrWrong(t *testing.T) {
 	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/github.com/kubelet" {
@@ -35,9 +42,7 @@ func TestCheckNamesWhatIsMissingOrWrong(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer files.Close()
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := newRegistry(t)
 	img, _ := random.Image(1024, 1)
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
@@ -71,9 +76,7 @@ func TestCheckNamesWhatIsMissingOrWrong(t *testing.T) {
 // An image pushed under a bundle image's tag is caught by its manifest digest, named with both
 // digests; an image the bundle holds unchanged, and one it does not hold, pass.
 func TestCheckComparesDigestsWithTheBundle(t *testing.T) {
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := newRegistry(t)
 	bundled, _ := random.Image(512, 1)
 	swapped, _ := random.Image(512, 1)
 	coredns, _ := random.Image(512, 1)
@@ -123,9 +126,7 @@ func TestCheckComparesDigestsWithTheBundle(t *testing.T) {
 // Platforms are matched by the shared rule (ggcr's Satisfies): a variant asked for must be
 // served, a platform without one matches any variant, and a malformed one is named.
 func TestCheckMatchesPlatformVariants(t *testing.T) {
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := newRegistry(t)
 	amd, _ := random.Image(256, 1)
 	arm, _ := random.Image(256, 1)
 	idx := mutate.AppendManifests(empty.Index,
