@@ -156,6 +156,15 @@ func (u unreadable) Unwrap() []error { return []error{u.err, errUnreadable} }
 // ErrAuth: the registry refused the credentials.
 var ErrAuth = errors.New("registry refused the credentials")
 
+// pusher holds what the images of one Push share: the connection, where each blob went.
+type pusher struct {
+	opts   Options
+	pusher *remote.Pusher
+	mu     sync.Mutex
+	mounts map[string]name.Repository // blob digest -> a repository that has it
+	count  progress.Counter
+}
+
 // Push copies entries to opts.Registry. Failures are per image; the error is for what stops
 // everything (names that collide, a cancelled context).
 func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
@@ -242,14 +251,6 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 		return rep, fmt.Errorf("pushing: %w", ctx.Err())
 	}
 	return rep, nil
-}
-
-type pusher struct {
-	opts   Options
-	pusher *remote.Pusher
-	mu     sync.Mutex
-	mounts map[string]name.Repository // blob digest -> a repository that has it
-	count  progress.Counter
 }
 
 // pending lists the images still to push: not yet attempted, or failed in a retryable way.
