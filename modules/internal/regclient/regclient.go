@@ -46,7 +46,7 @@ type Options struct {
 	Jobs    int // concurrent blob transfers per image; if <= 0, 4
 	// Timeout bounds connecting, waiting for response headers and any silence while reading
 	// a response body (a stalled registry or proxy); a big blob may take longer in total.
-	// If <= 0, 60s.
+	// If <= 0, httpclient.DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -59,9 +59,6 @@ type Client struct {
 
 // New checks the options (CA file, config.json) and builds a client.
 func New(o Options) (*Client, error) {
-	if o.Timeout <= 0 {
-		o.Timeout = 60 * time.Second
-	}
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
