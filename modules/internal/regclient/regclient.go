@@ -33,6 +33,7 @@ type Credential struct {
 // against the system CAs, anonymous access, proxies from the environment.
 type Options struct {
 	CAPath      string       // PEM file of extra CAs to trust
+	SkipVerify  bool         // do not verify TLS certificates (validate_certs: false)
 	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
 	Credentials []Credential // per registry host
 	AuthFile    string       // a docker config.json with "auths"
@@ -59,7 +60,7 @@ func New(o Options) (*Client, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	tlsConf, err := tlsconf.New(o.CAPath, false)
+	tlsConf, err := tlsconf.New(o.CAPath, o.SkipVerify)
 	if err != nil {
 		return nil, err
 	}
