@@ -1,7 +1,8 @@
 # airgap.kubespray: build the Go binary modules, their doc stubs, the collection tarball.
 #
 #   make                 build every module for linux/amd64 and linux/arm64 into plugins/modules/
-#   make docs            regenerate plugins/modules/<name>.py from the Go argument specs
+#   make docs            regenerate plugins/modules/<name>.py from the Go argument specs, and
+#                        plugins/doc_fragments/<name>.py from the options they share
 #   make collection      build/airgap-kubespray-<version>.tar.gz (checked < 20 MB)
 #   make install         install that tarball into $(COLLECTIONS_PATH)
 #   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible),
@@ -79,9 +80,10 @@ doc_stub = $(GO) run ./modules/$(if $(filter $(1),$(NODE)),airgap_node,airgap) $
 
 docs:
 	@$(foreach m,$(MODULES) $(NODE),$(call doc_stub,$(m)) > plugins/modules/$(m).py.tmp && mv plugins/modules/$(m).py.tmp plugins/modules/$(m).py && echo "wrote plugins/modules/$(m).py";)
+	@$(GO) run ./modules/internal/module/docfragment write plugins/doc_fragments
 
 check-docs:
-	@rc=0; $(foreach m,$(MODULES) $(NODE),$(call doc_stub,$(m)) | diff -u plugins/modules/$(m).py - >/dev/null || { echo "plugins/modules/$(m).py is stale: run 'make docs' and commit it"; rc=1; };) exit $$rc
+	@rc=0; $(foreach m,$(MODULES) $(NODE),$(call doc_stub,$(m)) | diff -u plugins/modules/$(m).py - >/dev/null || { echo "plugins/modules/$(m).py is stale: run 'make docs' and commit it"; rc=1; };) $(GO) run ./modules/internal/module/docfragment check plugins/doc_fragments || rc=1; exit $$rc
 
 collection: build check-docs
 	@rm -f build/airgap-kubespray-*.tar.gz

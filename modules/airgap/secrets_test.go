@@ -98,8 +98,15 @@ func TestSecretsNeverReturnedByTheBinary(t *testing.T) {
 			"auth": []any{map[string]any{"username": "u", "password": num}}}, []string{fmt.Sprint(numPW)}, nil},
 		{"verify: malformed", "offline_verify", map[string]any{
 			"auth": []any{[]any{strPW}, map[string]any{"registry": "r.example", "password": strPW}}}, []string{strPW}, nil},
-		{"push: numeric password", "offline_image_push", map[string]any{"src": "DIR", "registry": "127.0.0.1:1", "insecure": true,
-			"retries": 0, "timeout": 2, "username": "u", "password": num}, []string{fmt.Sprint(numPW)}, nil},
+		{"push: numeric password", "offline_image_push", map[string]any{"src": "DIR", "registry": "127.0.0.1:1", "insecure_registries": []any{"127.0.0.1:1"},
+			"retries": 0, "timeout": 2, "auth": []any{map[string]any{"registry": "127.0.0.1:1", "username": "u", "password": num}}}, []string{fmt.Sprint(numPW)}, nil},
+		{"push: valid", "offline_image_push", map[string]any{"src": "DIR", "registry": "127.0.0.1:1", "insecure_registries": []any{"127.0.0.1:1"},
+			"retries": 0, "timeout": 2, "auth": []any{map[string]any{"registry": "127.0.0.1:1", "username": "u", "password": strPW}}}, []string{strPW},
+			func(t *testing.T, inv map[string]any) {
+				if e := inv["auth"].([]any)[0].(map[string]any); e["password"] != "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" || e["registry"] != "127.0.0.1:1" {
+					t.Errorf("invocation auth = %v", inv["auth"])
+				}
+			}},
 		{"fetch: headers, URL and url_password", "offline_file_fetch", map[string]any{"dest": "DIR", "retries": 0, "timeout": 2,
 			"items":        []any{map[string]any{"url": "http://bob:url-" + strPW + "@127.0.0.1:1/f"}},
 			"url_username": "bob", "url_password": num,

@@ -31,7 +31,7 @@ type args struct {
 	URLUsername   string          `json:"url_username"`
 	URLPassword   string          `json:"url_password"`
 	Headers       map[string]any  `json:"headers"`
-	Mirrors       []mirror.Mirror `json:"mirrors"`
+	Mirrors       []mirror.Mirror `json:"url_mirrors"`
 	Mode          any             `json:"mode"`
 	Force         bool            `json:"force"`
 }

@@ -20,7 +20,7 @@ var Module = &module.Module{
 	Name: "offline_file_fetch",
 	Run:  run,
 	CLI:  listFlag,
-	Spec: module.Spec{Options: []module.Option{
+	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "items", Type: module.TypeList, Elements: module.TypeDict, Required: true,
 			Description: []string{
 				"The files to fetch.",
@@ -42,35 +42,18 @@ var Module = &module.Module{
 			"Root folder of the files layout. Created if missing.",
 			"Downloads in progress live in C(<dest>/.partial/) and are renamed into place only once verified.",
 		}},
-		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"How many files to download at once."}},
-		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{
-			"How many times to retry a file after a transient failure (network error, HTTP 5xx, 408, 429, a stall), waiting 1s, 2s, 4s, ... in between.",
-			"A partial download is resumed with an HTTP Range request.",
-		}},
-		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{
-			"Seconds to wait for a connection, for response headers, and for more data while reading a file; a server silent for longer counts as a failed attempt.",
-		}},
-		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify TLS certificates. Turn off only for a mirror you trust."}},
-		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust, beside the system ones (a corporate proxy's CA, a private mirror's CA)."}},
-		{Name: "url_username", Description: []string{
-			"User name for HTTP basic authentication.",
-			"Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(mirrors)), never to a host a redirect leads to.",
-		}},
-		{Name: "url_password", NoLog: true, Description: []string{"Password for HTTP basic authentication."}},
-		{Name: "headers", Type: module.TypeDict, NoLogValues: true, Description: []string{
-			"Extra HTTP headers to send with every request.",
-			"Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the header names only.",
-		}},
-		{Name: "mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+	}, module.Transfer(), module.HTTPAccess(), []module.Option{
+		{Name: "url_mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
 			"URL rewrites applied before fetching, for corporate proxies, pull-through caches and local test upstreams.",
-			"The longest matching C(mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.",
+			"The longest matching C(url_mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.",
+			"Named apart from offline_image_pull's C(registry_mirrors) (image reference prefixes), so that neither reaches the other module through C(module_defaults).",
 		}, Options: []module.Option{
 			{Name: "prefix", Required: true, Description: []string{"URL prefix to replace, for example C(https://dl.k8s.io)."}},
 			{Name: "replace", Required: true, Description: []string{"What to put in its place, for example C(https://mirror.example.com/dl.k8s.io)."}},
 		}},
 		{Name: "mode", Type: module.TypeRaw, Default: "0644", Description: []string{"Permissions of fetched files, as an octal string such as C('0755')."}},
 		{Name: "force", Type: module.TypeBool, Default: false, Description: []string{"Download every file again even when a verified copy is in place."}},
-	}},
+	})},
 	Doc: module.Doc{
 		ShortDescription: "Download files in parallel, resumably and checksum-verified, into an offline files layout",
 		Description: []string{
@@ -101,7 +84,7 @@ var Module = &module.Module{
   airgap.kubespray.offline_file_fetch:
     dest: /srv/bundle/files
     items: "{{ airgap_files }}"
-    mirrors:
+    url_mirrors:
       - prefix: https://github.com
         replace: https://artifactory.example.com/github
     ca_path: /etc/pki/ca-trust/source/anchors/corp.pem
@@ -119,7 +102,7 @@ var Module = &module.Module{
 			{Name: "items", Description: "One entry per item, in the order given.", Returned: "always", Type: "list", Elements: "dict",
 				Contains: []module.ReturnValue{
 					{Name: "url", Description: "The item's URL.", Returned: "always", Type: "str"},
-					{Name: "fetch_url", Description: "The URL actually requested, after C(mirrors).", Returned: "when a mirror applied", Type: "str"},
+					{Name: "fetch_url", Description: "The URL actually requested, after C(url_mirrors).", Returned: "when a mirror applied", Type: "str"},
 					{Name: "path", Description: "Path of the file relative to C(dest).", Returned: "always", Type: "str", Sample: "dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet"},
 					{Name: "dest", Description: "Absolute path of the file.", Returned: "always", Type: "str"},
 					{Name: "status", Description: "C(fetched), C(skipped) (already in place and verified), C(failed), or C(would_fetch) in check mode.", Returned: "always", Type: "str"},

@@ -21,10 +21,11 @@ type args struct {
 	Images             []imagepull.Image `json:"images"`
 	Dest               string            `json:"dest"`
 	Platforms          []string          `json:"platforms"`
-	Mirrors            []mirror.Mirror   `json:"mirrors"`
+	Mirrors            []mirror.Mirror   `json:"registry_mirrors"`
 	InsecureRegistries []string          `json:"insecure_registries"`
 	Auth               any               `json:"auth"`
 	CAPath             string            `json:"ca_path"`
+	ValidateCerts      bool              `json:"validate_certs"`
 	Concurrency        int               `json:"concurrency"`
 	Retries            int               `json:"retries"`
 	Timeout            int               `json:"timeout"`
@@ -48,7 +49,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, Insecure: a.InsecureRegistries,
+	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries,
 		Credentials: creds, AuthFile: authFile, Retries: a.Retries, Timeout: time.Duration(a.Timeout) * time.Second})
 	if err != nil {
 		return nil, err

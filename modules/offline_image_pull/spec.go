@@ -30,7 +30,7 @@ var Module = &module.Module{
 	Name: "offline_image_pull",
 	Run:  run,
 	CLI:  listFlag,
-	Spec: module.Spec{Options: []module.Option{
+	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "images", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
 			"The images to pull: C({source, digest}), or the C(images) of airgap.kubespray's C(manifest.yaml) as they are.",
 			"An image already in the layout and unchanged upstream is skipped without downloading anything.",
@@ -45,26 +45,19 @@ var Module = &module.Module{
 		{Name: "platforms", Type: module.TypeList, Elements: module.TypeStr, Default: []any{"linux/amd64"}, Description: []string{
 			"Platforms to keep, C(os/arch[/variant]). With one, a multi-platform image is stored as that platform's image; with several, as an index filtered to them.",
 		}},
-		{Name: "mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
+		{Name: "registry_mirrors", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
 			"Reference rewrites applied before pulling (the longest matching prefix wins), e.g. C({prefix: docker.io, replace: mirror.example.com/dockerhub}) for a pull-through cache. The image keeps its original reference in the layout.",
+			"Named apart from offline_file_fetch's C(url_mirrors) (URL prefixes), so that neither reaches the other module through C(module_defaults).",
 		}, Options: []module.Option{
 			{Name: "prefix", Required: true, Description: []string{"Reference prefix to replace, e.g. C(registry.k8s.io)."}},
 			{Name: "replace", Required: true, Description: []string{"What to put in its place, e.g. C(127.0.0.1:5001/registry.k8s.io)."}},
 		}},
-		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts (C(host[:port])) reached over plain HTTP."}},
-		{Name: "auth", Type: module.TypeRaw, Options: module.RegistryAuth, Description: []string{
-			"Credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).",
-			"Passwords are masked in all output, also in the message about a malformed entry.",
-		}},
-		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of extra CA certificates to trust for registries."}},
-		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images pulled at once (each also fetches up to 4 blobs at once)."}},
-		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a failure, waiting 1s, 2s, 4s, ...; blobs already stored are kept, so a retry (or a rerun) resumes."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
+	}, module.RegistryAccess(), module.Transfer(), []module.Option{
 		{Name: "archives", Type: module.TypeList, Elements: module.TypePath, Default: []any{}, Description: []string{
 			"docker-save bundles to import into the layout instead of pulling: kubespray-offline's C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline's C(container-images.tar.gz) (with its C(container-images.txt)).",
 			"Their layers are gzipped on import; the registry's original digests are not in a docker-save bundle.",
 		}},
-	}},
+	})},
 	Doc: module.Doc{
 		ShortDescription: "Pull container images into an OCI image layout, without a container runtime",
 		Description: []string{
@@ -91,7 +84,7 @@ var Module = &module.Module{
       - source: registry.k8s.io/pause:3.10.1
       - source: quay.io/calico/node:v3.31.5
     dest: /srv/bundle/images
-    mirrors:
+    registry_mirrors:
       - prefix: quay.io
         replace: harbor.example.com/quay-proxy
     auth:
@@ -108,7 +101,7 @@ var Module = &module.Module{
 			{Name: "dest", Description: "The layout folder.", Returned: "always", Type: "str"},
 			{Name: "images", Description: "One entry per image.", Returned: "always", Type: "list", Elements: "dict", Contains: []module.ReturnValue{
 				{Name: "source", Description: "The image's normalized original reference.", Returned: "always", Type: "str", Sample: "docker.io/library/nginx:1.28.2-alpine"},
-				{Name: "pull_ref", Description: "The reference pulled, after C(mirrors).", Returned: "when a mirror applied", Type: "str"},
+				{Name: "pull_ref", Description: "The reference pulled, after C(registry_mirrors).", Returned: "when a mirror applied", Type: "str"},
 				{Name: "digest", Description: "Digest of the layout entry.", Returned: "success", Type: "str"},
 				{Name: "source_digest", Description: "Digest the registry served (differs from C(digest) when an index was filtered).", Returned: "success", Type: "str"},
 				{Name: "status", Description: "C(pulled), C(imported), C(skipped), C(failed), or C(would_pull) in check mode.", Returned: "always", Type: "str"},

@@ -23,22 +23,21 @@ import (
 )
 
 type args struct {
-	Src         []string `json:"src"`
-	Registry    string   `json:"registry"`
-	Archive     string   `json:"archive"`
-	Platform    string   `json:"platform"`
-	Mapping     string   `json:"mapping"`
-	Namespace   string   `json:"namespace"`
-	StripHosts  []string `json:"strip_hosts"`
-	Username    string   `json:"username"`
-	Password    string   `json:"password"`
-	Auth        string   `json:"auth"`
-	CAPath      string   `json:"ca_path"`
-	Insecure    bool     `json:"insecure"`
-	Concurrency int      `json:"concurrency"`
-	Retries     int      `json:"retries"`
-	Timeout     int      `json:"timeout"`
-	Images      []string `json:"images"`
+	Src                []string `json:"src"`
+	Registry           string   `json:"registry"`
+	Archive            string   `json:"archive"`
+	Platform           string   `json:"platform"`
+	Mapping            string   `json:"mapping"`
+	Namespace          string   `json:"namespace"`
+	StripHosts         []string `json:"strip_hosts"`
+	Auth               any      `json:"auth"`
+	CAPath             string   `json:"ca_path"`
+	ValidateCerts      bool     `json:"validate_certs"`
+	InsecureRegistries []string `json:"insecure_registries"`
+	Concurrency        int      `json:"concurrency"`
+	Retries            int      `json:"retries"`
+	Timeout            int      `json:"timeout"`
+	Images             []string `json:"images"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -52,15 +51,12 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if a.Archive != "" {
 		return archive(ctx, inv, a)
 	}
-	opts := regclient.Options{CAPath: a.CAPath, AuthFile: a.Auth, Retries: a.Retries, Jobs: a.Concurrency,
-		Timeout: time.Duration(a.Timeout) * time.Second}
-	if a.Insecure {
-		opts.Insecure = []string{a.Registry}
+	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
+	if err != nil {
+		return nil, err
 	}
-	if a.Username != "" || a.Password != "" {
-		opts.Credentials = []regclient.Credential{{Registry: a.Registry, Username: a.Username, Password: a.Password}}
-	}
-	client, err := regclient.New(opts)
+	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries,
+		Credentials: creds, AuthFile: authFile, Retries: a.Retries, Jobs: a.Concurrency, Timeout: time.Duration(a.Timeout) * time.Second})
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func TestOneBrokenTarballDoesNotStopThePush(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	var out, errOut bytes.Buffer
-	args := []string{"--registry", host, "--insecure", "--retries", "0"}
+	args := []string{"--registry", host, "--insecure-registries", host, "--retries", "0"}
 	for _, s := range src {
 		args = append(args, "--src", s)
 	}

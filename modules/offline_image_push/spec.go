@@ -6,7 +6,7 @@ import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 var Module = &module.Module{
 	Name: "offline_image_push",
 	Run:  run,
-	Spec: module.Spec{Options: []module.Option{
+	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "src", Type: module.TypeList, Elements: module.TypePath, Required: true, Description: []string{
 			"An OCI image layout folder (as C(offline_image_pull) writes it), or a list of docker-save tarballs (gzipped or not), which are imported into a temporary layout beside the first one.",
 		}},
@@ -23,23 +23,16 @@ var Module = &module.Module{
 		}},
 		{Name: "namespace", Description: []string{"A prefix for every repository, C(<registry>/<namespace>/...), e.g. a Harbor project."}},
 		{Name: "strip_hosts", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"More upstream registry hosts to strip with C(mapping=strip)."}},
-		{Name: "username", Description: []string{"User name for the registry (basic auth, or the registry's token service)."}},
-		{Name: "password", NoLog: true, Description: []string{"Password for the registry."}},
-		{Name: "auth", Type: module.TypePath, Description: []string{"A docker C(config.json) whose C(auths) hold the registry's credentials (credential helpers are not supported)."}},
-		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the registry, beside the system ones."}},
-		{Name: "insecure", Type: module.TypeBool, Default: false, Description: []string{"Reach the registry over plain HTTP."}},
-		{Name: "concurrency", Type: module.TypeInt, Default: 4, Short: "j", Description: []string{"Images, and blobs, sent at once."}},
-		{Name: "retries", Type: module.TypeInt, Default: 3, Description: []string{"Retries per image after a transient failure, waiting 1s, 2s, 4s, ...; what was uploaded is not sent again."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 60, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
+	}, module.RegistryAccess(), module.Transfer(), []module.Option{
 		{Name: "images", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Push only these images (their original references); default every image of C(src)."}},
-	}},
+	})},
 	Doc: module.Doc{
 		ShortDescription: "Push the images of an OCI layout into any registry, without a container runtime",
 		Description: []string{
 			"Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original one. No Docker, Podman or containerd is needed.",
 			"Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.",
 			"Every blob and manifest of an image is verified against its digest before anything of that image is sent: a corrupted bundle is reported, naming the blob, and not pushed.",
-			"Basic auth and the distribution token flow are supported; TLS is verified unless C(insecure) (plain HTTP) is set.",
+			"Basic auth and the distribution token flow are supported, with the credentials C(auth) holds for the registry; TLS is verified unless the registry is in C(insecure_registries) (plain HTTP) or C(validate_certs) is off.",
 		},
 		Notes: []string{
 			"In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.",
@@ -53,8 +46,10 @@ var Module = &module.Module{
     src: /srv/bundle/images
     registry: "{{ registry_host }}"
     ca_path: /etc/airgap/registry/ca.pem
-    username: admin
-    password: "{{ vault_registry_password }}"
+    auth:
+      - registry: "{{ registry_host }}"
+        username: admin
+        password: "{{ vault_registry_password }}"
 
 - name: Push into a Harbor project, keeping the upstream hosts
   airgap.kubespray.offline_image_push:

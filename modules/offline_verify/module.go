@@ -47,7 +47,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := regclient.New(regclient.Options{CAPath: a.CAPath, Insecure: a.InsecureRegistries, AuthFile: authFile,
+	reg, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries, AuthFile: authFile,
 		Credentials: creds, Timeout: timeout, Retries: 1})
 	if err != nil {
 		return nil, err

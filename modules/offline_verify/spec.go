@@ -19,7 +19,7 @@ var manifestKeys = []module.Option{
 var Module = &module.Module{
 	Name: "offline_verify",
 	Run:  run,
-	Spec: module.Spec{Options: []module.Option{
+	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "files", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
 			"Files Kubespray will download, as the C(files) of a manifest evaluated with the offline variables: each is fetched (streamed, not stored) and its sha256 compared with C(checksum).",
 		}, Options: append([]module.Option{
@@ -39,13 +39,11 @@ var Module = &module.Module{
 			"The bundle's OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout's C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.",
 			"Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.",
 		}},
-		{Name: "ca_path", Type: module.TypePath, Description: []string{"PEM file of CA certificates to trust for the files server and the registry."}},
-		{Name: "validate_certs", Type: module.TypeBool, Default: true, Description: []string{"Verify the files server's TLS certificate."}},
-		{Name: "insecure_registries", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Registry hosts reached over plain HTTP."}},
-		{Name: "auth", Type: module.TypeRaw, Options: module.RegistryAuth, Description: []string{"Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked)."}},
-		{Name: "concurrency", Type: module.TypeInt, Default: 8, Short: "j", Description: []string{"Items checked at once."}},
-		{Name: "timeout", Type: module.TypeInt, Default: 30, Description: []string{"Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt."}},
-	}},
+	}, module.RegistryAccess(), []module.Option{
+		// verify waits less and checks more at once than a transfer: it only reads.
+		module.Concurrency(8),
+		module.Timeout(30),
+	})},
 	Doc: module.Doc{
 		ShortDescription: "Check that the offline mirror holds every file and image Kubespray will ask for",
 		Description: []string{

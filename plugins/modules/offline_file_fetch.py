@@ -49,50 +49,11 @@ options:
       - Downloads in progress live in C(<dest>/.partial/) and are renamed into place only once verified.
     type: path
     required: true
-  concurrency:
-    description:
-      - How many files to download at once.
-    type: int
-    default: 4
-  retries:
-    description:
-      - How many times to retry a file after a transient failure (network error, HTTP 5xx, 408, 429, a stall), waiting 1s, 2s, 4s, ... in between.
-      - A partial download is resumed with an HTTP Range request.
-    type: int
-    default: 3
-  timeout:
-    description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a file; a server silent for longer counts as a failed attempt.
-    type: int
-    default: 60
-  validate_certs:
-    description:
-      - Verify TLS certificates. Turn off only for a mirror you trust.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - PEM file of extra CA certificates to trust, beside the system ones (a corporate proxy's CA, a private mirror's CA).
-    type: path
-  url_username:
-    description:
-      - User name for HTTP basic authentication.
-      - Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(mirrors)), never to a host a redirect leads to.
-    type: str
-  url_password:
-    description:
-      - Password for HTTP basic authentication.
-    type: str
-    no_log: true
-  headers:
-    description:
-      - Extra HTTP headers to send with every request.
-      - 'Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the header names only.'
-    type: dict
-  mirrors:
+  url_mirrors:
     description:
       - URL rewrites applied before fetching, for corporate proxies, pull-through caches and local test upstreams.
-      - The longest matching C(mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.
+      - The longest matching C(url_mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.
+      - Named apart from offline_image_pull's C(registry_mirrors) (image reference prefixes), so that neither reaches the other module through C(module_defaults).
     type: list
     elements: dict
     default: []
@@ -127,6 +88,9 @@ attributes:
   platform:
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
+extends_documentation_fragment:
+  - airgap.kubespray.http_access
+  - airgap.kubespray.transfer
 notes:
   - This is a Go binary module. Its action plugin picks C(offline_file_fetch_linux_amd64) or C(offline_file_fetch_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
@@ -153,7 +117,7 @@ EXAMPLES = r'''
   airgap.kubespray.offline_file_fetch:
     dest: /srv/bundle/files
     items: "{{ airgap_files }}"
-    mirrors:
+    url_mirrors:
       - prefix: https://github.com
         replace: https://artifactory.example.com/github
     ca_path: /etc/pki/ca-trust/source/anchors/corp.pem
@@ -184,7 +148,7 @@ items:
       returned: always
       type: str
     fetch_url:
-      description: The URL actually requested, after C(mirrors).
+      description: The URL actually requested, after C(url_mirrors).
       returned: when a mirror applied
       type: str
     path:

@@ -77,9 +77,10 @@ options:
     elements: str
     default:
       - linux/amd64
-  mirrors:
+  registry_mirrors:
     description:
       - 'Reference rewrites applied before pulling (the longest matching prefix wins), e.g. C({prefix: docker.io, replace: mirror.example.com/dockerhub}) for a pull-through cache. The image keeps its original reference in the layout.'
+      - Named apart from offline_file_fetch's C(url_mirrors) (URL prefixes), so that neither reaches the other module through C(module_defaults).
     type: list
     elements: dict
     default: []
@@ -94,50 +95,6 @@ options:
           - What to put in its place, e.g. C(127.0.0.1:5001/registry.k8s.io).
         type: str
         required: true
-  insecure_registries:
-    description:
-      - Registry hosts (C(host[:port])) reached over plain HTTP.
-    type: list
-    elements: str
-    default: []
-  auth:
-    description:
-      - 'Credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).'
-      - Passwords are masked in all output, also in the message about a malformed entry.
-    type: raw
-    suboptions:
-      registry:
-        description:
-          - The registry host (C(host[:port])).
-        type: str
-      username:
-        description:
-          - The user name.
-        type: str
-      password:
-        description:
-          - The password (or token), masked in all output whatever its type.
-        type: str
-        no_log: true
-  ca_path:
-    description:
-      - PEM file of extra CA certificates to trust for registries.
-    type: path
-  concurrency:
-    description:
-      - Images pulled at once (each also fetches up to 4 blobs at once).
-    type: int
-    default: 4
-  retries:
-    description:
-      - Retries per image after a failure, waiting 1s, 2s, 4s, ...; blobs already stored are kept, so a retry (or a rerun) resumes.
-    type: int
-    default: 3
-  timeout:
-    description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt.
-    type: int
-    default: 60
   archives:
     description:
       - 'docker-save bundles to import into the layout instead of pulling: kubespray-offline''s C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline''s C(container-images.tar.gz) (with its C(container-images.txt)).'
@@ -155,6 +112,9 @@ attributes:
   platform:
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
+extends_documentation_fragment:
+  - airgap.kubespray.registry_access
+  - airgap.kubespray.transfer
 notes:
   - This is a Go binary module. Its action plugin picks C(offline_image_pull_linux_amd64) or C(offline_image_pull_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
@@ -178,7 +138,7 @@ EXAMPLES = r'''
       - source: registry.k8s.io/pause:3.10.1
       - source: quay.io/calico/node:v3.31.5
     dest: /srv/bundle/images
-    mirrors:
+    registry_mirrors:
       - prefix: quay.io
         replace: harbor.example.com/quay-proxy
     auth:
@@ -209,7 +169,7 @@ images:
       type: str
       sample: docker.io/library/nginx:1.28.2-alpine
     pull_ref:
-      description: The reference pulled, after C(mirrors).
+      description: The reference pulled, after C(registry_mirrors).
       returned: when a mirror applied
       type: str
     digest:

@@ -15,7 +15,7 @@ description:
   - Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original one. No Docker, Podman or containerd is needed.
   - 'Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.'
   - 'Every blob and manifest of an image is verified against its digest before anything of that image is sent: a corrupted bundle is reported, naming the blob, and not pushed.'
-  - Basic auth and the distribution token flow are supported; TLS is verified unless C(insecure) (plain HTTP) is set.
+  - Basic auth and the distribution token flow are supported, with the credentials C(auth) holds for the registry; TLS is verified unless the registry is in C(insecure_registries) (plain HTTP) or C(validate_certs) is off.
 author: airgap.kubespray contributors
 options:
   src:
@@ -58,43 +58,6 @@ options:
     type: list
     elements: str
     default: []
-  username:
-    description:
-      - User name for the registry (basic auth, or the registry's token service).
-    type: str
-  password:
-    description:
-      - Password for the registry.
-    type: str
-    no_log: true
-  auth:
-    description:
-      - A docker C(config.json) whose C(auths) hold the registry's credentials (credential helpers are not supported).
-    type: path
-  ca_path:
-    description:
-      - PEM file of CA certificates to trust for the registry, beside the system ones.
-    type: path
-  insecure:
-    description:
-      - Reach the registry over plain HTTP.
-    type: bool
-    default: false
-  concurrency:
-    description:
-      - Images, and blobs, sent at once.
-    type: int
-    default: 4
-  retries:
-    description:
-      - Retries per image after a transient failure, waiting 1s, 2s, 4s, ...; what was uploaded is not sent again.
-    type: int
-    default: 3
-  timeout:
-    description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt.
-    type: int
-    default: 60
   images:
     description:
       - Push only these images (their original references); default every image of C(src).
@@ -111,6 +74,9 @@ attributes:
   platform:
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
+extends_documentation_fragment:
+  - airgap.kubespray.registry_access
+  - airgap.kubespray.transfer
 notes:
   - This is a Go binary module. Its action plugin picks C(offline_image_push_linux_amd64) or C(offline_image_push_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
@@ -127,8 +93,10 @@ EXAMPLES = r'''
     src: /srv/bundle/images
     registry: "{{ registry_host }}"
     ca_path: /etc/airgap/registry/ca.pem
-    username: admin
-    password: "{{ vault_registry_password }}"
+    auth:
+      - registry: "{{ registry_host }}"
+        username: admin
+        password: "{{ vault_registry_password }}"
 
 - name: Push into a Harbor project, keeping the upstream hosts
   airgap.kubespray.offline_image_push:

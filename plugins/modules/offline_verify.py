@@ -135,47 +135,14 @@ options:
       - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.'
       - Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.
     type: path
-  ca_path:
-    description:
-      - PEM file of CA certificates to trust for the files server and the registry.
-    type: path
-  validate_certs:
-    description:
-      - Verify the files server's TLS certificate.
-    type: bool
-    default: true
-  insecure_registries:
-    description:
-      - Registry hosts reached over plain HTTP.
-    type: list
-    elements: str
-    default: []
-  auth:
-    description:
-      - 'Registry credentials: a docker C(config.json) path, or a list of C({registry, username, password}) (passwords masked).'
-    type: raw
-    suboptions:
-      registry:
-        description:
-          - The registry host (C(host[:port])).
-        type: str
-      username:
-        description:
-          - The user name.
-        type: str
-      password:
-        description:
-          - The password (or token), masked in all output whatever its type.
-        type: str
-        no_log: true
   concurrency:
     description:
-      - Items checked at once.
+      - How many items (files or images) are worked on at once.
     type: int
     default: 8
   timeout:
     description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a registry silent for longer counts as a failed attempt.
+      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a server silent for longer counts as a failed attempt.
     type: int
     default: 30
 attributes:
@@ -188,6 +155,8 @@ attributes:
   platform:
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
+extends_documentation_fragment:
+  - airgap.kubespray.registry_access
 notes:
   - This is a Go binary module. Its action plugin picks C(offline_verify_linux_amd64) or C(offline_verify_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).

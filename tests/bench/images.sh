@@ -10,7 +10,7 @@
 # registry of its own (Debian's docker-registry on 127.0.0.1 with an empty data folder, via
 # tests/lib/registry.sh), so none profits from blobs another one pushed:
 #
-#   offline_image_push  airgap offline_image_push --src LAYOUT --registry 127.0.0.1:PORT --insecure
+#   offline_image_push  airgap offline_image_push --src LAYOUT --registry 127.0.0.1:PORT --insecure-registries 127.0.0.1:PORT
 #                       (LAYOUT made once beforehand by offline_image_pull from an upstream registry
 #                       on loopback; not timed)
 #   skopeo loop         one `skopeo copy SRC docker://127.0.0.1:PORT/TARGET` per image; SRC is
@@ -199,7 +199,7 @@ prepare_layout() {
     mirrors+="${mirrors:+, }{prefix: $h, replace: $UPSTREAM_ADDR/$h}"
   done
   # shellcheck disable=SC2086 # PULL_ARGS is a list of words on purpose
-  "$AIRGAP_BIN" offline_image_pull --list "$SET_LIST" --dest "$LAYOUT" --mirrors "[$mirrors]" \
+  "$AIRGAP_BIN" offline_image_pull --list "$SET_LIST" --dest "$LAYOUT" --registry-mirrors "[$mirrors]" \
     --insecure-registries "$UPSTREAM_ADDR" $PULL_ARGS >"$BENCH_DIR/pull.json" 2>"$BENCH_DIR/pull.log" ||
     die "offline_image_pull failed: $(head -c 2000 "$BENCH_DIR/pull.json") $(tail -n 5 "$BENCH_DIR/pull.log")"
   echo "$stamp" >"$LAYOUT.done"
@@ -229,7 +229,7 @@ registry_bytes() { helper registry-bytes "$RUN/reg-$1/data"; }
 
 run_push() {
   # shellcheck disable=SC2086 # PUSH_ARGS is a list of words on purpose
-  "$AIRGAP_BIN" offline_image_push --src "$LAYOUT" --registry "$REG" --insecure $PUSH_ARGS \
+  "$AIRGAP_BIN" offline_image_push --src "$LAYOUT" --registry "$REG" --insecure-registries "$REG" $PUSH_ARGS \
     >"$RUN/push.json" 2>"$RUN/run_push.log"
 }
 

@@ -4,7 +4,7 @@
 #   1. builds the collection (`make collection`), checks the tarball (size, binaries, no sources)
 #      and installs it into a scratch collections path;
 #   2. serves upstream-like files (dl.k8s.io/..., github.com/...) from a throw-away nginx on
-#      127.0.0.1 (tests/lib/nginx.sh) and points the module's `mirrors` at it;
+#      127.0.0.1 (tests/lib/nginx.sh) and points the module's `url_mirrors` at it;
 #   3. checks ansible-doc, then runs the playbooks in this folder from a scratch copy, so only
 #      the installed collection can be picked up.
 #
@@ -203,7 +203,7 @@ EOF
 
 # --- documentation -------------------------------------------------------------------------------
 options=(items url checksum path dest concurrency retries timeout validate_certs ca_path
-  url_username url_password headers mirrors prefix replace mode force)
+  url_username url_password headers url_mirrors prefix replace mode force)
 
 doc_names_every_option() {
   local out=$tmp/ansible-doc.txt rc=0 opt

@@ -388,7 +388,7 @@ class ManifestServesKubespray(unittest.TestCase):
                                                  'modules/offline_file_fetch_linux_amd64'))[0]
             files_dir = os.path.join(work, 'files')
             subprocess.run([binary, '--list', os.path.join(out, 'files.list'), '--dest', files_dir,
-                            '--mirrors', json.dumps({'prefix': 'https://', 'replace': 'http://127.0.0.1:%s/' % ports[0]})],
+                            '--url-mirrors', json.dumps({'prefix': 'https://', 'replace': 'http://127.0.0.1:%s/' % ports[0]})],
                            check=True, stdout=subprocess.DEVNULL)
             os.chmod(work, 0o755)
             subprocess.run([NGINX, 'start', os.path.join(work, 'nginx-files'), files_dir, ports[1]], check=True)
@@ -768,11 +768,11 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
             pull = [os.path.join(modules, 'offline_image_pull_linux_amd64'), '--list', os.path.join(out, 'manifest.yaml'),
                     '--dest', layout, '--insecure-registries', hosts['upstream']]
             for host in sorted({i['source'].split('/')[0] for i in m['images']}):
-                pull += ['--mirrors', json.dumps({'prefix': host, 'replace': '%s/%s' % (hosts['upstream'], host)})]
+                pull += ['--registry-mirrors', json.dumps({'prefix': host, 'replace': '%s/%s' % (hosts['upstream'], host)})]
             p = subprocess.run(pull, stdout=subprocess.PIPE, universal_newlines=True)
             self.assertEqual(p.returncode, 0, p.stdout[-3000:])
             push = [os.path.join(modules, 'offline_image_push_linux_amd64'), '--src', layout,
-                    '--registry', hosts['target'], '--insecure']
+                    '--registry', hosts['target'], '--insecure-registries', hosts['target']]
             p = subprocess.run(push, stdout=subprocess.PIPE, universal_newlines=True)
             self.assertEqual(p.returncode, 0, p.stdout[-3000:])
             self.assertEqual(json.loads(p.stdout)['totals']['pushed'], len(m['images']))

@@ -106,10 +106,10 @@ func (r *registry) pushFlags() []string {
 	if r.tls {
 		f = append(f, "--ca-path", r.caPath())
 	} else {
-		f = append(f, "--insecure")
+		f = append(f, "--insecure-registries", r.host)
 	}
 	if r.user != "" {
-		f = append(f, "--username", r.user, "--password", r.pass)
+		f = append(f, "--auth", fmt.Sprintf("[{registry: %q, username: %q, password: %q}]", r.host, r.user, r.pass))
 	}
 	return f
 }
@@ -248,7 +248,7 @@ func pullAll(t *testing.T, up *registry, images map[string]v1.Hash) string {
 	layout := filepath.Join(dir, "layout")
 	args := []string{"--list", list, "--dest", layout, "--insecure-registries", up.host}
 	for _, h := range []string{"registry.k8s.io", "quay.io", "docker.io"} {
-		args = append(args, "--mirrors", fmt.Sprintf("{prefix: %s, replace: %s/%s}", h, up.host, h))
+		args = append(args, "--registry-mirrors", fmt.Sprintf("{prefix: %s, replace: %s/%s}", h, up.host, h))
 	}
 	r := run(t, context.Background(), "offline_image_pull", args...)
 	if r.code != 0 || r.totals()["pulled"] != float64(len(images)) {
@@ -418,7 +418,8 @@ func TestWrongPassword(t *testing.T) {
 	layout := pullAll(t, up, images)
 	reg := startRegistry(t, true, "admin", "right-Pa55")
 	const wrong = "wrong-Pa55-xyzzy"
-	args := []string{"--src", layout, "--registry", reg.host, "--ca-path", reg.caPath(), "--username", "admin", "--password", wrong, "--retries", "2"}
+	args := []string{"--src", layout, "--registry", reg.host, "--ca-path", reg.caPath(),
+		"--auth", fmt.Sprintf("[{registry: %q, username: admin, password: %q}]", reg.host, wrong), "--retries", "2"}
 	start := time.Now()
 	r := run(t, context.Background(), "offline_image_push", args...)
 	if r.code == 0 || r.totals()["failed"] != float64(len(images)) {

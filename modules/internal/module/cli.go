@@ -150,10 +150,7 @@ func (m *Module) option(flag string) *Option {
 func flagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
 func addFlag(fs *pflag.FlagSet, o Option) {
-	name, usage := flagName(o.Name), plainText(strings.Join(o.Description, " "))
-	if i := strings.Index(usage, ". "); i > 0 {
-		usage = usage[:i+1] // the first sentence is enough for --help
-	}
+	name, usage := flagName(o.Name), firstSentence(plainText(strings.Join(o.Description, " "))) // enough for --help
 	switch o.typ() {
 	case TypeBool:
 		def, _ := toBool(orFalse(o.Default))
@@ -167,8 +164,31 @@ func addFlag(fs *pflag.FlagSet, o Option) {
 	case TypeList, TypeDict:
 		fs.StringArrayP(name, o.Short, nil, usage+" (YAML or JSON, or @FILE; repeatable)")
 	default:
+		if o.typ() == TypeRaw && len(o.Options) > 0 {
+			usage += " (a value, or a YAML or JSON list or mapping, or @FILE)"
+		}
 		def, _ := toStr(o.Default)
 		fs.StringP(name, o.Short, def, usage)
+	}
+}
+
+// abbreviations end in a period without ending the sentence.
+var abbreviations = map[string]bool{"e.g": true, "i.e": true, "cf": true, "vs": true}
+
+// firstSentence is s up to the end of its first sentence: the first ". " that ends neither an
+// abbreviation (e.g., i.e.) nor an ellipsis ("1s, 2s, 4s, ... in between").
+func firstSentence(s string) string {
+	for from := 0; ; {
+		i := strings.Index(s[from:], ". ")
+		if i < 0 {
+			return s
+		}
+		end := from + i
+		word := s[strings.LastIndexAny(s[:end], " (")+1 : end]
+		if !abbreviations[strings.ToLower(word)] && !strings.HasSuffix(word, ".") {
+			return s[:end+1]
+		}
+		from = end + 2
 	}
 }
 
@@ -228,6 +248,10 @@ func flagValue(fs *pflag.FlagSet, f *pflag.Flag, o Option) (any, error) {
 			return list[0], nil
 		}
 		return list, nil
+	case TypeRaw:
+		// a list or a mapping in YAML (JSON) or @FILE, e.g. --auth '[{registry: r, ...}]'; any
+		// other value stays the string typed (a path, an octal mode)
+		return parseFlagYAML(f.Value.String())
 	default:
 		return f.Value.String(), nil
 	}

@@ -14,13 +14,14 @@ const Collection = "airgap.kubespray"
 // DocStub renders plugins/modules/<name>.py: DOCUMENTATION, EXAMPLES and RETURN made from
 // the Spec and Doc, so that ansible-doc shows the binary module. It is generated, never edited.
 func (m *Module) DocStub() (string, error) {
+	fragments, own := fragmentsOf(m.Spec.Options)
 	doc := mapping(
 		"module", m.Name,
 		"short_description", m.Doc.ShortDescription,
 		"version_added", "0.1.0",
 		"description", m.Doc.Description,
 		"author", orDefault(m.Doc.Author, "airgap.kubespray contributors"),
-		"options", optionsNode(m.Spec.Options),
+		"options", optionsNode(own),
 		"attributes", mapping(
 			"check_mode", mapping("support", orDefault(m.Doc.CheckMode, "full"),
 				"description", "Can run in check_mode and return changed status prediction without modifying target."),
@@ -30,6 +31,9 @@ func (m *Module) DocStub() (string, error) {
 				"description", "Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target."),
 		),
 	)
+	if len(fragments) > 0 { // options shared with other modules are documented once, there
+		appendPairs(doc, "extends_documentation_fragment", fragments)
+	}
 	notes := append([]string{
 		"This is a Go binary module. Its action plugin picks C(" + m.Name + "_linux_amd64) or C(" + m.Name +
 			"_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.",

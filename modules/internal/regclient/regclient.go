@@ -37,6 +37,7 @@ type Credential struct {
 // against the system CAs, anonymous access, proxies from the environment.
 type Options struct {
 	CAPath      string       // PEM file of extra CAs to trust
+	SkipVerify  bool         // do not verify TLS certificates (validate_certs: false)
 	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
 	Credentials []Credential // per registry host
 	AuthFile    string       // a docker config.json with "auths"
@@ -62,7 +63,7 @@ func New(o Options) (*Client, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	tr, err := httpclient.Transport(httpclient.Options{Timeout: o.Timeout, CAPath: o.CAPath, MaxIdleConnsPerHost: 32})
+	tr, err := httpclient.Transport(httpclient.Options{Timeout: o.Timeout, CAPath: o.CAPath, Insecure: o.SkipVerify, MaxIdleConnsPerHost: 32})
 	if err != nil {
 		return nil, err
 	}
