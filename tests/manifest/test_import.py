@@ -64,12 +64,13 @@ def run_import(inv, extra, extra_files=(), args=()):
 
 
 def task_result(stdout, task):
-    """The result a task returned on localhost, as `ansible-playbook -v` prints it (JSON)."""
+    """The result a task returned on localhost, as `ansible-playbook -v` prints it (JSON), with
+    `_status`: ok, changed or fatal (the callback leaves `failed` out)."""
     part = stdout.split('TASK [airgap.kubespray.import : %s' % task, 1)[1].split('\nTASK [', 1)[0]
     m = re.search(r'(?m)^(ok|changed|fatal): \[localhost\]: (?:FAILED! )?=> ', part) or \
         re.search(r'(?m)^(ok|changed|fatal): \[localhost\] => ', part)
     assert m, 'no result of %r in:\n%s' % (task, part[:2000])
-    return json.JSONDecoder().raw_decode(part[m.end():])[0]
+    return dict(json.JSONDecoder().raw_decode(part[m.end():])[0], _status=m.group(1))
 
 
 FILES_TASK = 'Import | Files, found by content or in offline-files'
@@ -198,7 +199,7 @@ class ImportFromOldTools(unittest.TestCase):
         p = self.run_import({'airgap_bundle_dir': bundle, 'airgap_import_contrib_offline_dir': contrib}, ok=False)
         self.assertNotEqual(p.returncode, 0)
         r = task_result(p.stdout, FILES_TASK)
-        self.assertTrue(r['failed'])
+        self.assertEqual(r['_status'], 'fatal')
         self.assertEqual(r['refused'], ['offline-files/../../evil.txt (absolute path or ..)'])
         self.assertFalse(os.path.exists(os.path.join(bundle, 'files')), 'nothing may be written from a refused archive')
         self.assertEqual(glob.glob(os.path.join(self.work, '**', 'evil.txt'), recursive=True), [])
