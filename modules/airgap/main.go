@@ -1,10 +1,18 @@
 // Command airgap is the one binary behind the collection's admin-side modules: the build
 // links plugins/modules/<module>_linux_<arch> to plugins/bin/airgap_linux_<arch>, and the
 // binary runs the module it is called as. By hand: `airgap offline_file_fetch --help`.
+//
+// `airgap rules` (questions on stdin, JSON lines out) gives the collection's Python side the
+// rules that live in Go only: the files layout (fetch.PathFor) and image names in the private
+// registry (imagename), so that each rule has one implementation.
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
@@ -14,6 +22,7 @@ import (
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
+	bundleimportmod.Module,
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,
@@ -21,4 +30,13 @@ var modules = []*module.Module{
 	verifymod.Module,
 }
 
-func main() { module.MultiMain(modules...) }
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == rulesCommand {
+		if err := rules(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "airgap rules:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	module.MultiMain(modules...)
+}

@@ -13,18 +13,6 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 )
 
-// manifestKeys are the other keys of manifest.yaml's images, accepted so that the manifest's
-// list can be passed as it is.
-var manifestKeys = []module.Option{
-	{Name: "name", Description: []string{"Ignored (the manifest's name of the image)."}},
-	{Name: "repo", Description: []string{"Ignored (part of C(source))."}},
-	{Name: "tag", Description: []string{"Ignored (part of C(source))."}},
-	{Name: "target", Description: []string{"Ignored (used by offline_image_push)."}},
-	{Name: "arches", Type: module.TypeList, Description: []string{"Ignored (see C(platforms))."}},
-	{Name: "groups", Type: module.TypeList, Description: []string{"Ignored (Kubespray groups needing the image)."}},
-	{Name: "enabled", Type: module.TypeBool, Description: []string{"Ignored."}},
-}
-
 // Module is the module's one description: validation, CLI flags and the doc stub.
 var Module = &module.Module{
 	Name: "offline_image_pull",
@@ -32,12 +20,12 @@ var Module = &module.Module{
 	CLI:  listFlag,
 	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "images", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
-			"The images to pull: C({source, digest}), or the C(images) of airgap.kubespray's C(manifest.yaml) as they are.",
+			"The images to pull: C({source, digest}). From airgap.kubespray's C(manifest.yaml), project its images with C(airgap.kubespray.manifest_items(manifest, 'pull')); other keys are refused.",
 			"An image already in the layout and unchanged upstream is skipped without downloading anything.",
-		}, Options: append([]module.Option{
+		}, Options: []module.Option{
 			{Name: "source", Required: true, Description: []string{"The image reference upstream, C(repo:tag), e.g. C(registry.k8s.io/pause:3.10.1). Docker Hub short names are normalized (C(nginx) is C(docker.io/library/nginx:latest))."}},
 			{Name: "digest", Description: []string{"Pinned manifest digest (C(sha256:...)). The image must resolve to it, and is stored with every platform of its index so that the digest survives."}},
-		}, manifestKeys...)},
+		}},
 		{Name: "dest", Type: module.TypePath, Required: true, Description: []string{
 			"The OCI image layout folder (created if missing). All images share its C(blobs/), so a base layer is stored once.",
 			"Each image's reference is recorded in C(index.json) as C(org.opencontainers.image.ref.name) and C(io.containerd.image.name), so skopeo (C(oci:DIR:REF)), crane, nerdctl and containerd read it too.",
@@ -74,7 +62,7 @@ var Module = &module.Module{
 		DiffMode:  "full",
 		Examples: `- name: Pull the manifest's images for amd64 and arm64
   airgap.kubespray.offline_image_pull:
-    images: "{{ (lookup('ansible.builtin.file', 'airgap-bundle/manifest.yaml') | from_yaml).images }}"
+    images: "{{ lookup('ansible.builtin.file', 'airgap-bundle/manifest.yaml') | from_yaml | airgap.kubespray.manifest_items('pull') }}"
     dest: /srv/bundle/images
     platforms: [linux/amd64, linux/arm64]
 

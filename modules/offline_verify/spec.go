@@ -2,39 +2,25 @@ package verifymod
 
 import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 
-// manifestKeys are the other keys of manifest.yaml entries, accepted so that the lists can be
-// passed as they are.
-var manifestKeys = []module.Option{
-	{Name: "path", Description: []string{"Ignored."}},
-	{Name: "repo", Description: []string{"Ignored."}},
-	{Name: "tag", Description: []string{"Ignored."}},
-	{Name: "digest", Description: []string{"Ignored."}},
-	{Name: "target", Description: []string{"Ignored."}},
-	{Name: "groups", Type: module.TypeList, Description: []string{"Ignored."}},
-	{Name: "enabled", Type: module.TypeBool, Description: []string{"Ignored."}},
-	{Name: "extra", Type: module.TypeBool, Description: []string{"Ignored."}},
-}
-
 // Module is the module's one description: validation, CLI flags and the doc stub.
 var Module = &module.Module{
 	Name: "offline_verify",
 	Run:  run,
 	Spec: module.Spec{Options: module.Join([]module.Option{
 		{Name: "files", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
-			"Files Kubespray will download, as the C(files) of a manifest evaluated with the offline variables: each is fetched (streamed, not stored) and its sha256 compared with C(checksum).",
-		}, Options: append([]module.Option{
+			"Files Kubespray will download (from a manifest evaluated with the offline variables: C(airgap.kubespray.manifest_items(manifest, 'verify')).files; other keys are refused): each is fetched (streamed, not stored) and its sha256 compared with C(checksum).",
+		}, Options: []module.Option{
 			{Name: "name", Description: []string{"The download's name, for messages."}},
 			{Name: "url", Required: true, Description: []string{"The URL Kubespray will fetch."}},
 			{Name: "checksum", Default: "", Description: []string{"C(sha256:<hex>) Kubespray expects; empty checks presence only."}},
-			{Name: "arches", Type: module.TypeList, Description: []string{"Ignored."}},
-		}, manifestKeys...)},
+		}},
 		{Name: "images", Type: module.TypeList, Elements: module.TypeDict, Default: []any{}, Description: []string{
-			"Images Kubespray will pull, as the C(images) of a manifest evaluated with the offline variables: each must resolve in its registry, for every arch in C(arches).",
-		}, Options: append([]module.Option{
+			"Images Kubespray will pull (C(airgap.kubespray.manifest_items(manifest, 'verify')).images; other keys are refused): each must resolve in its registry, for every arch in C(arches).",
+		}, Options: []module.Option{
 			{Name: "name", Description: []string{"The image's name, for messages."}},
 			{Name: "source", Required: true, Description: []string{"The reference Kubespray will pull, registry included."}},
 			{Name: "arches", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Architectures the image must serve (C(linux/<arch>))."}},
-		}, manifestKeys...)},
+		}},
 		{Name: "bundle_images", Type: module.TypePath, Description: []string{
 			"The bundle's OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout's C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.",
 			"Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.",
@@ -55,8 +41,8 @@ var Module = &module.Module{
 		DiffMode:  "none",
 		Examples: `- name: Check the mirror against what Kubespray will ask for
   airgap.kubespray.offline_verify:
-    files: "{{ airgap_verify_manifest.files }}"
-    images: "{{ airgap_verify_manifest.images }}"
+    files: "{{ (airgap_verify_manifest | airgap.kubespray.manifest_items('verify')).files }}"
+    images: "{{ (airgap_verify_manifest | airgap.kubespray.manifest_items('verify')).images }}"
     bundle_images: /srv/airgap-bundle/images
     ca_path: /etc/airgap/registry/ca.pem
 `,

@@ -19,7 +19,7 @@ author: airgap.kubespray contributors
 options:
   images:
     description:
-      - 'The images to pull: C({source, digest}), or the C(images) of airgap.kubespray''s C(manifest.yaml) as they are.'
+      - 'The images to pull: C({source, digest}). From airgap.kubespray''s C(manifest.yaml), project its images with C(airgap.kubespray.manifest_items(manifest, ''pull'')); other keys are refused.'
       - An image already in the layout and unchanged upstream is skipped without downloading anything.
     type: list
     elements: dict
@@ -34,36 +34,6 @@ options:
         description:
           - Pinned manifest digest (C(sha256:...)). The image must resolve to it, and is stored with every platform of its index so that the digest survives.
         type: str
-      name:
-        description:
-          - Ignored (the manifest's name of the image).
-        type: str
-      repo:
-        description:
-          - Ignored (part of C(source)).
-        type: str
-      tag:
-        description:
-          - Ignored (part of C(source)).
-        type: str
-      target:
-        description:
-          - Ignored (used by offline_image_push).
-        type: str
-      arches:
-        description:
-          - Ignored (see C(platforms)).
-        type: list
-        elements: str
-      groups:
-        description:
-          - Ignored (Kubespray groups needing the image).
-        type: list
-        elements: str
-      enabled:
-        description:
-          - Ignored.
-        type: bool
   dest:
     description:
       - The OCI image layout folder (created if missing). All images share its C(blobs/), so a base layer is stored once.
@@ -128,7 +98,7 @@ seealso:
 EXAMPLES = r'''
 - name: Pull the manifest's images for amd64 and arm64
   airgap.kubespray.offline_image_pull:
-    images: "{{ (lookup('ansible.builtin.file', 'airgap-bundle/manifest.yaml') | from_yaml).images }}"
+    images: "{{ lookup('ansible.builtin.file', 'airgap-bundle/manifest.yaml') | from_yaml | airgap.kubespray.manifest_items('pull') }}"
     dest: /srv/bundle/images
     platforms: [linux/amd64, linux/arm64]
 

@@ -18,7 +18,7 @@ author: airgap.kubespray contributors
 options:
   files:
     description:
-      - 'Files Kubespray will download, as the C(files) of a manifest evaluated with the offline variables: each is fetched (streamed, not stored) and its sha256 compared with C(checksum).'
+      - 'Files Kubespray will download (from a manifest evaluated with the offline variables: C(airgap.kubespray.manifest_items(manifest, ''verify'')).files; other keys are refused): each is fetched (streamed, not stored) and its sha256 compared with C(checksum).'
     type: list
     elements: dict
     default: []
@@ -37,47 +37,9 @@ options:
           - C(sha256:<hex>) Kubespray expects; empty checks presence only.
         type: str
         default: ""
-      arches:
-        description:
-          - Ignored.
-        type: list
-        elements: str
-      path:
-        description:
-          - Ignored.
-        type: str
-      repo:
-        description:
-          - Ignored.
-        type: str
-      tag:
-        description:
-          - Ignored.
-        type: str
-      digest:
-        description:
-          - Ignored.
-        type: str
-      target:
-        description:
-          - Ignored.
-        type: str
-      groups:
-        description:
-          - Ignored.
-        type: list
-        elements: str
-      enabled:
-        description:
-          - Ignored.
-        type: bool
-      extra:
-        description:
-          - Ignored.
-        type: bool
   images:
     description:
-      - 'Images Kubespray will pull, as the C(images) of a manifest evaluated with the offline variables: each must resolve in its registry, for every arch in C(arches).'
+      - 'Images Kubespray will pull (C(airgap.kubespray.manifest_items(manifest, ''verify'')).images; other keys are refused): each must resolve in its registry, for every arch in C(arches).'
     type: list
     elements: dict
     default: []
@@ -97,39 +59,6 @@ options:
         type: list
         elements: str
         default: []
-      path:
-        description:
-          - Ignored.
-        type: str
-      repo:
-        description:
-          - Ignored.
-        type: str
-      tag:
-        description:
-          - Ignored.
-        type: str
-      digest:
-        description:
-          - Ignored.
-        type: str
-      target:
-        description:
-          - Ignored.
-        type: str
-      groups:
-        description:
-          - Ignored.
-        type: list
-        elements: str
-      enabled:
-        description:
-          - Ignored.
-        type: bool
-      extra:
-        description:
-          - Ignored.
-        type: bool
   bundle_images:
     description:
       - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.'
@@ -168,8 +97,8 @@ seealso:
 EXAMPLES = r'''
 - name: Check the mirror against what Kubespray will ask for
   airgap.kubespray.offline_verify:
-    files: "{{ airgap_verify_manifest.files }}"
-    images: "{{ airgap_verify_manifest.images }}"
+    files: "{{ (airgap_verify_manifest | airgap.kubespray.manifest_items('verify')).files }}"
+    images: "{{ (airgap_verify_manifest | airgap.kubespray.manifest_items('verify')).images }}"
     bundle_images: /srv/airgap-bundle/images
     ca_path: /etc/airgap/registry/ca.pem
 '''

@@ -22,7 +22,7 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.airgap.kubespray.plugins.plugin_utils.layout import UnsafePath, path_for
+from ansible_collections.airgap.kubespray.plugins.plugin_utils.controller_binary import ControllerBinaryError, RuleError, Rules
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.platform import facts_for, fact_variables
 from ansible_collections.airgap.kubespray.plugins.plugin_utils.templating import RenderError, innermost, trust_as_template
 
@@ -104,6 +104,7 @@ class Evaluation(object):
         self.kubespray_version = kubespray_version
         self.controller_arch = controller_arch
         self.check_offline_vars = check_offline_vars
+        self.rules = None  # airgap rules, for the run: the files layout and image names are Go's
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -147,6 +148,25 @@ class Evaluation(object):
     # -- the run ---------------------------------------------------------------------------------
 
     def run(self, arches, target):
+        self.rules = Rules()
+        try:
+            return self._run(arches, target)
+        finally:
+            self.rules.close()
+
+    def _rule(self, kind, value, where):
+        try:
+            return self.rules.path_for(value) if kind == 'path' else self.rules.target_for(value)
+        except RuleError as e:
+            raise RenderError('%s: %s' % (where, e))
+        except ControllerBinaryError as e:
+            raise RenderError('%s: %s' % (where, e))
+
+    def _path_for(self, url, where):
+        """The file's place in the files layout, as offline_file_fetch puts it (Go's rule)."""
+        return self._rule('path', url, where)
+
+    def _run(self, arches, target):
         downloads = self.base.get('downloads')
         if not isinstance(downloads, dict):
             raise RenderError(
@@ -231,7 +251,7 @@ class Evaluation(object):
                 raise RenderError('%s: repo or tag is empty for %s (repo: %s, tag: %s)'
                                   % (where, arch, raw.get('repo'), raw.get('tag')))
             digest = None if is_file else self._str(field('checksum')) or None
-            target = self._target(repo, render('%s.repo' % where, raw['repo'], sentinel=True))
+            target = self._target(repo, self._asked(render('%s.repo' % where, raw['repo'], sentinel=True)), where)
             images.append(self._image(name, repo, tag, digest, target, arch, item_groups, enabled, 'downloads'))
 
     @staticmethod
@@ -239,15 +259,11 @@ class Evaluation(object):
         value = value or []
         return [value] if isinstance(value, str) else [str(g) for g in value]
 
-    @staticmethod
-    def _file(name, url, checksum, arch, groups, enabled, origin, path=None):
+    def _file(self, name, url, checksum, arch, groups, enabled, origin, path=None):
         if checksum and ':' not in checksum:
             checksum = 'sha256:' + checksum
         if path is None:
-            try:
-                path = path_for(url)
-            except UnsafePath as e:
-                raise RenderError('%s: %s' % (name, e))
+            path = self._path_for(url, name)
         return {'name': name, 'url': url, 'checksum': checksum, 'path': path, 'arch': arch,
                 'groups': sorted(groups), 'enabled': enabled, 'origin': origin}
 
@@ -259,9 +275,9 @@ class Evaluation(object):
                 'target': target, 'arch': arch, 'groups': sorted(groups), 'enabled': enabled, 'origin': origin}
 
     @staticmethod
-    def _target(repo, sentinel_repo):
+    def _asked(sentinel_repo):
         """The repository Kubespray asks the private registry for, once the *_image_repo variables
-        point at it; None when this image ignores them (it then needs its own override)."""
+        point at it (the sentinel stands for the registry); None when the image ignores them."""
         sentinel_repo = str(sentinel_repo)
         if sentinel_repo == SENTINEL:
             return ''
@@ -269,16 +285,26 @@ class Evaluation(object):
             return sentinel_repo[len(SENTINEL) + 1:]
         return None
 
+    def _target(self, repo, asked, where):
+        """Where the private registry holds the image: offline_image_push's name for it (Go's
+        imagename rule), when Kubespray asks for that very name (`asked`); else None: the image
+        needs its own override."""
+        if asked is None:
+            return None
+        target = self._rule('target', repo, where)
+        return target if target == asked else None
+
     def _kubeadm_images(self, arch, render, kube_version, images):
         tag = kube_version if kube_version.startswith('v') else 'v' + kube_version
         repo = self._str(render('kubeadm_image_repo', KUBEADM_REPO))
-        target_base = self._target(repo, render('kubeadm_image_repo', KUBEADM_REPO, sentinel=True))
+        asked_base = self._asked(render('kubeadm_image_repo', KUBEADM_REPO, sentinel=True))
         kube_proxy = self._bool(render('kube_proxy_deployed', KUBE_PROXY))
         for image, image_groups in KUBEADM_IMAGES:
             enabled = kube_proxy if image == 'kube-proxy' else True
             if self.scope == 'enabled' and not (enabled and self.groups.intersection(image_groups)):
                 continue
-            target = None if target_base is None else (target_base + '/' + image).lstrip('/')
+            asked = None if asked_base is None else (asked_base + '/' + image).lstrip('/')
+            target = self._target('%s/%s' % (repo, image), asked, 'kubeadm_image_repo')
             images.append(self._image(image.replace('-', '_'), '%s/%s' % (repo, image), tag, None, target,
                                       arch, image_groups, enabled, 'kubeadm'))
 
@@ -309,9 +335,9 @@ class Evaluation(object):
                             sentinel = render('%s: replace.%s.repo' % (where, key), raw, sentinel=True,
                                               extra={'current': render('', self.base['downloads'][key]['repo'],
                                                                        sentinel=True)})
-                            item['target'] = self._target(value, sentinel)
+                            item['target'] = self._target(value, self._asked(sentinel), '%s: replace.%s.repo' % (where, key))
                     else:
-                        item['path'] = path_for(item['url'])
+                        item['path'] = self._path_for(item['url'], '%s: replace.%s' % (where, key))
                     applied = True
         for spec in quirk.get('files') or []:
             entry = self._quirk_file(qid, spec, arch, render)
@@ -344,10 +370,7 @@ class Evaluation(object):
             return None
         enabled, groups = gate
         upstream = self._str(render(where + '.url', spec['url']))
-        try:
-            path = path_for(upstream)
-        except UnsafePath as e:
-            raise RenderError('%s: %s' % (where, e))
+        path = self._path_for(upstream, where)
         # Offline (verify), the nodes fetch it from files_repo, where the layout puts it; the
         # quirk's offline_vars point Kubespray there.
         files_repo = self._str(render(where, FILES_REPO))
@@ -369,7 +392,7 @@ class Evaluation(object):
         enabled, groups = gate
         repo = self._str(render(where + '.repo', spec['repo']))
         tag = self._str(render(where + '.tag', spec['tag']))
-        target = self._target(repo, render(where + '.repo', spec['repo'], sentinel=True))
+        target = self._target(repo, self._asked(render(where + '.repo', spec['repo'], sentinel=True)), where)
         entry = self._image(spec['name'], repo, tag, None, target, arch, groups, enabled, 'quirk')
         entry['quirk'] = qid
         return entry
@@ -402,7 +425,7 @@ class Evaluation(object):
             repo_raw, tag_raw = '{{ %s_image_repo }}' % name, '{{ %s_image_tag }}' % name
             repo = self._str(render('%s_image_repo' % name, repo_raw))
             tag = self._str(render('%s_image_tag' % name, tag_raw))
-            target = self._target(repo, render('%s_image_repo' % name, repo_raw, sentinel=True))
+            target = self._target(repo, self._asked(render('%s_image_repo' % name, repo_raw, sentinel=True)), '%s_image_repo' % name)
             out.append({'name': name, 'source': '%s:%s' % (repo, tag), 'repo': repo, 'tag': tag,
                         'target': target})
         return out

@@ -245,9 +245,9 @@ def manifest_scan(manifest, arch=None):
 
 
 def manifest_items(manifest, module):
-    """The manifest's items as one module takes them (module specs stay strict):
+    """The manifest's items as one module takes them, and nothing more (module specs are strict):
     fetch (offline_file_fetch items), pull (offline_image_pull images, the mirror's own included),
-    verify (offline_verify files and images)."""
+    verify (offline_verify files and images), import (offline_bundle_import files and images)."""
     files, images = manifest.get('files', []), manifest.get('images', [])
     if module == 'fetch':
         return [{'url': f['url'], 'checksum': f.get('checksum') or '', 'path': f['path']} for f in files]
@@ -260,7 +260,11 @@ def manifest_items(manifest, module):
         return {'files': [{'name': f['name'], 'url': f['url'], 'checksum': f.get('checksum') or ''} for f in files],
                 'images': [{'name': i['name'], 'source': i.get('via') or i['source'], 'arches': list(i.get('arches') or [])}
                            for i in images]}
-    raise AnsibleFilterError('manifest_items: unknown module %r (fetch, pull, verify)' % (module,))
+    if module == 'import':
+        return {'files': [{'name': f['name'], 'path': f['path'], 'checksum': f.get('checksum') or '', 'url': f.get('url') or ''}
+                          for f in files],
+                'images': [{'name': i['name'], 'source': i['source'], 'digest': i.get('digest') or ''} for i in images]}
+    raise AnsibleFilterError('manifest_items: unknown module %r (fetch, pull, verify, import)' % (module,))
 
 
 class _Dumper(yaml.SafeDumper):

@@ -306,7 +306,8 @@ class ManifestPerRelease(unittest.TestCase):
                             'missing images: %s' % ((with_repo | KUBEADM) - names(m['images'])))
             self.assertTrue({f['url'] for f in enabled['files']} <= {f['url'] for f in m['files']})
             self.assertTrue({i['source'] for i in enabled['images']} <= {i['source'] for i in m['images']})
-            # The layout rule is the Go module's: its --check run reports the same paths.
+            # The layout rule has one implementation, Go's fetch.PathFor: the manifest's paths come
+            # from it (airgap rules), and offline_file_fetch's --check run reports the same paths.
             self.assert_same_paths_as_fetch(m, out)
 
     def assert_same_paths_as_fetch(self, manifest, out):
