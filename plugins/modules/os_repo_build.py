@@ -427,7 +427,7 @@ class Builder:
             pass  # an empty dpkg status: a clean system, so every dependency is resolved
         opts = self.apt_options(work)
         self.run(['apt-get', '-q'] + opts + ['update'], 'updating apt lists in %s' % work)
-        env = {'DEBIAN_FRONTEND': 'noninteractive'}
+        env = {'DEBIAN_FRONTEND': 'noninteractive', 'LC_ALL': 'C'}  # apt's messages, read below, untranslated
         install = ['apt-get', '-q', '-y'] + opts + ['-o', 'APT::Install-Recommends=%s' % str(self.params['recommends']).lower(),
                                                     'install']
         try:

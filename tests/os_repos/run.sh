@@ -160,45 +160,14 @@ pip_from_index() {
   grep -q 'GET /pypi/packages/wheel-' "$tmp/nginx/logs/access.log" || fail "the wheel did not come from the index"
 }
 
-# os_repo_build NAME ARGS_JSON [ANSIBLE_ARGS...]: the installed collection's os_repo_build module on
-# localhost (ad hoc); its result in $tmp/NAME.json.
-os_repo_build() {
-  local name=$1 args=$2
-  shift 2
-  ansible localhost -m airgap.kubespray.os_repo_build -a "$args" -o "$@" >"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; return 1; }
-  sed -n 's/^localhost | [A-Z]* => //p' "$tmp/$name.out" | tee "$tmp/$name.json"
-}
-# result NAME PYTHON_EXPR: the expression, on r (the result of NAME), must be true.
-result() { /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else "false: " + sys.argv[2])' "$tmp/$1.json" "$2"; }
-
 rpm_metadata() {
-  local r=$bundle/files/rpms/rocky-9 root=$tmp/rocky key=$bundle/files/airgap-kubespray-repo.asc rpm args
+  local r=$bundle/files/rpms/rocky-9 root=$tmp/rocky key=$bundle/files/airgap-kubespray-repo.asc
   "$repo/tests/repos/fixtures.sh" rpms "$tmp/rpm-src" "$tmp/rpmbuild" >/dev/null
-  rpm=$(ls "$tmp"/rpm-src/rpms/*.rpm)
-  args=$(printf '{"kind": "rpm", "dest": "%s", "work": "%s", "rpms": ["%s"]}' "$r" "$tmp/rpm-work" "$rpm")
-  os_repo_build rpm-check "$args" --check --diff
-  result rpm-check "r['changed'] and r['added'] == ['${rpm##*/}'] and r['metadata'] and r['files'] == 1"
-  [ ! -e "$r" ] || fail "--check wrote $r"
-  os_repo_build rpm "$args"
-  result rpm "r['changed'] and r['added'] == ['${rpm##*/}'] and r['removed'] == [] and r['metadata'] and r['bytes'] > 0"
-  [ -s "$r/repodata/repomd.xml" ] || fail "no repodata"
-  os_repo_build rpm-rerun "$args"
-  result rpm-rerun "not r['changed'] and r['added'] == [] and not r['metadata']"
-  args=$(printf '{"kind": "sign", "dest": "%s", "gnupg_home": "%s"}' "$r" "$tmp/gnupg-repo")
-  os_repo_build sign-check "$args" --check
-  result sign-check "r['changed'] and r['signed'] == ['repodata/repomd.xml.asc']"
-  [ ! -e "$r/repodata/repomd.xml.asc" ] || fail "--check signed"
-  os_repo_build sign "$args"
-  result sign "r['changed'] and r['signed'] == ['repodata/repomd.xml.asc']"
-  os_repo_build sign-rerun "$args"
-  result sign-rerun "not r['changed'] and r['signed'] == []"
-  # Failures name what failed: a missing rpm, a folder that holds no repository.
-  ! os_repo_build rpm-missing '{"kind": "rpm", "dest": "'"$tmp/nowhere"'", "work": "'"$tmp/rpm-work"'", "rpms": ["/nonexistent.rpm"]}' >/dev/null ||
-    fail "a missing rpm was accepted"
-  grep -q 'no file /nonexistent.rpm' "$tmp/rpm-missing.out" || fail "the error does not name the rpm"
-  ! os_repo_build sign-none '{"kind": "sign", "dest": "'"$tmp"'", "gnupg_home": "'"$tmp/gnupg-repo"'"}' >/dev/null ||
-    fail "signing a folder with no repository was accepted"
-  grep -q "$tmp holds no repository" "$tmp/sign-none.out" || fail "the error does not name the folder"
+  # The module's own results: check mode, build, rerun, sign, errors (one playbook run).
+  /usr/bin/python3 -c 'import json, sys; print(json.dumps(dict(zip(["rpm", "dest", "work", "gnupg_home", "scratch"], sys.argv[1:]))))' \
+    "$(ls "$tmp"/rpm-src/rpms/*.rpm)" "$r" "$tmp/rpm-work" "$tmp/gnupg-repo" "$tmp" >"$tmp/rpm-vars.json"
+  ansible-playbook "$here/os_repo_build.yml" -e "@$tmp/rpm-vars.json" >"$tmp/logs/os_repo_build.playbook.log" 2>&1 ||
+    { tail -n 60 "$tmp/logs/os_repo_build.playbook.log"; return 1; }
   "$repo/tests/repos/fixtures.sh" rocky-root "$root" >/dev/null
   "$orc" --root "$root" --yum-repo "$base/rpms/rocky-9/" --gpg-key "$key" >/dev/null
   grep -q '^repo_gpgcheck=1$' "$root/etc/yum.repos.d/airgap-kubespray.repo"
