@@ -11,8 +11,9 @@
 # 2. A debootstrapped Debian 12 root with no network sources installs that whole list from the
 #    repository, served by nginx on 127.0.0.1, with apt's signature checks on.
 # 3. pip installs from the index into a venv.
-# 4. rpm: the builder's createrepo_c metadata for a tiny RPM, signed, read by Debian's dnf
-#    (--installroot, repo_gpgcheck on); tampered metadata is refused.
+# 4. rpm: os_repo_build's createrepo_c metadata for a tiny RPM, signed (its results: --check
+#    writes nothing, a rerun changes nothing), read by Debian's dnf (--installroot, repo_gpgcheck
+#    on); tampered metadata is refused.
 # 5. bootstrap.sh in a fresh Debian 12 root holding only the bundle: the OS pointed at the
 #    bundle's repository through a file: URL (signed), python3 and venv installed from it; then
 #    with the PyPI mirror, a venv and `pip --no-index` from the bundle's wheels ending with
@@ -160,14 +161,13 @@ pip_from_index() {
 }
 
 rpm_metadata() {
-  local r=$bundle/files/rpms/rocky-9 root=$tmp/rocky key=$bundle/files/airgap-kubespray-repo.asc builder
-  builder=$tmp/collections/ansible_collections/airgap/kubespray/roles/os_repos/files/airgap_os_repo.py
+  local r=$bundle/files/rpms/rocky-9 root=$tmp/rocky key=$bundle/files/airgap-kubespray-repo.asc
   "$repo/tests/repos/fixtures.sh" rpms "$tmp/rpm-src" "$tmp/rpmbuild" >/dev/null
-  printf '{"dest": "%s", "work": "%s", "rpms": ["%s"]}' "$r" "$tmp/rpm-work" "$(ls "$tmp"/rpm-src/rpms/*.rpm)" |
-    /usr/bin/python3 "$builder" rpm | tee "$tmp/rpm.json"
-  grep -q '"failed": false' "$tmp/rpm.json"
-  printf '{"dest": "%s", "gnupg_home": "%s"}' "$r" "$tmp/gnupg-repo" | /usr/bin/python3 "$builder" sign | tee "$tmp/sign.json"
-  grep -q 'repodata/repomd.xml.asc' "$tmp/sign.json"
+  # The module's own results: check mode, build, rerun, sign, errors (one playbook run).
+  /usr/bin/python3 -c 'import json, sys; print(json.dumps(dict(zip(["rpm", "dest", "work", "gnupg_home", "scratch"], sys.argv[1:]))))' \
+    "$(ls "$tmp"/rpm-src/rpms/*.rpm)" "$r" "$tmp/rpm-work" "$tmp/gnupg-repo" "$tmp" >"$tmp/rpm-vars.json"
+  ansible-playbook "$here/os_repo_build.yml" -e "@$tmp/rpm-vars.json" >"$tmp/logs/os_repo_build.playbook.log" 2>&1 ||
+    { tail -n 60 "$tmp/logs/os_repo_build.playbook.log"; return 1; }
   "$repo/tests/repos/fixtures.sh" rocky-root "$root" >/dev/null
   "$orc" --root "$root" --yum-repo "$base/rpms/rocky-9/" --gpg-key "$key" >/dev/null
   grep -q '^repo_gpgcheck=1$' "$root/etc/yum.repos.d/airgap-kubespray.repo"

@@ -12,7 +12,7 @@
 #                                                 #   GNUPGHOME/key.asc (armored) and key.gpg
 #   tests/repos/fixtures.sh pypi WWW              # WWW/simple/, WWW/packages/: PEP 503 index of
 #                                                 #   the wheels Debian ships in /usr/share/python-wheels,
-#                                                 #   by the collection's builder (roles/os_repos)
+#                                                 #   by the collection's builder (module os_repo_build)
 #   tests/repos/fixtures.sh rpms WWW SCRATCH      # WWW/rpms/: createrepo_c repo of airgap-test.spec
 #   tests/repos/fixtures.sh signed-rpms WWW NAME GNUPGHOME
 #                                                 # WWW/NAME/: WWW/rpms' packages signed (rpmsign)
@@ -92,12 +92,15 @@ pypi() {
   local wheels=(/usr/share/python-wheels/*.whl)
   shopt -u nullglob
   [ ${#wheels[@]} -gt 0 ] || { echo "fixtures.sh: no wheels in /usr/share/python-wheels (install python3-pip-whl)" >&2; exit 1; }
-  # The collection's own index builder (role os_repos), on local wheels only.
-  /usr/bin/python3 - "$www" "${wheels[@]}" <<'PY' | /usr/bin/python3 "$here/../../roles/os_repos/files/airgap_os_repo.py" pypi | tee "$www/.pypi.json"
+  # The collection's own index builder (module os_repo_build, as the role os_repos runs it), on
+  # local wheels only; run as a module is run by hand (its arguments in a file).
+  /usr/bin/python3 - "$www" "${wheels[@]}" >"$www/.pypi-args.json" <<'PY'
 import json, sys
-print(json.dumps({'dest': sys.argv[1], 'work': sys.argv[1] + '/.pypi-work', 'wheels': sys.argv[2:]}))
+print(json.dumps({'ANSIBLE_MODULE_ARGS': {'kind': 'pypi', 'dest': sys.argv[1], 'work': sys.argv[1] + '/.pypi-work',
+                                          'wheels': sys.argv[2:]}}))
 PY
-  grep -q '"failed": false' "$www/.pypi.json"
+  /usr/bin/python3 "$here/../../plugins/modules/os_repo_build.py" "$www/.pypi-args.json" | tee "$www/.pypi.json"
+  /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(r.get("failed") or not r["projects"])' "$www/.pypi.json"
 }
 
 rpms() {
