@@ -39,11 +39,12 @@ wrappers() {
   mkdir -p "$dir/bin.tmp"
   for cmd in "${commands[@]}"; do
     [ -e "$dir/$scripts/$cmd" ] || continue
+    # shellcheck disable=SC2016 # ${PYTHONPATH...} and $@ are the wrapper's, expanded when it runs
     printf '#!/bin/sh\nPYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}" exec /usr/bin/python3 "%s" "$@"\n' \
       "$final/$lib" "$final/$scripts/$cmd" >"$dir/bin.tmp/$cmd"
     chmod 755 "$dir/bin.tmp/$cmd"
   done
-  rm -rf "$dir/bin"
+  rm -rf "${dir:?}/bin"
   mv "$dir/bin.tmp" "$dir/bin"
 }
 
@@ -157,7 +158,6 @@ case ${1:-} in
       done
     else
       running=()
-      shown=0
       for lane in "${each[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
         one "$lane" "$@" &

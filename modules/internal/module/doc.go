@@ -26,7 +26,7 @@ func (m *Module) DocStub() (string, error) {
 				"description", "Can run in check_mode and return changed status prediction without modifying target."),
 			"diff_mode", mapping("support", orDefault(m.Doc.DiffMode, "full"),
 				"description", "Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode."),
-			"platform", mapping("platforms", "posix",
+			"platform", mapping("support", "full", "platforms", "posix",
 				"description", "Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target."),
 		),
 	)
