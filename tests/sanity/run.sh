@@ -15,7 +15,7 @@
 #                          2.16, astroid 2.14); pylint runs on the 2.14 lane
 #   2.19  validate-modules needs antsibull-docs-parser, which only PyPI has; validate-modules runs
 #                          on the 2.14 lane
-#   2.19  changelog        needs antsibull-changelog, which only PyPI has; `make lint` checks the
+#   both  changelog        needs antsibull-changelog, which only PyPI has; `make lint` checks the
 #                          fragments (tests/lib/changelog_lint.py)
 # Lanes 2.17 and 2.18 (../shared/vendor) hold ansible-core's lib/ and bin/ without ansible_test.
 #
@@ -28,8 +28,8 @@ lane=${AIRGAP_ANSIBLE_LANE:?run through tests/lib/ansible-lane.sh run LANE}
 cache=${AIRGAP_CACHE:-/var/cache/airgap-kubespray}
 
 case $lane in
-  2.14) skip=() ;;
-  2.19) skip=(pylint validate-modules changelog) ;;
+  2.14) skip=(changelog) ;;
+  2.19) skip=(changelog pylint validate-modules) ;;
   *) echo "sanity: lane $lane has no ansible-test (see tests/sanity/run.sh)" >&2; exit 1 ;;
 esac
 
