@@ -9,6 +9,8 @@ create_virtual_environment with system site packages. Everything else is ansible
     /usr/bin/python3 tests/sanity/ansible_test_offline.py VENV_DIR sanity --local --python 3.11 ...
 
 The lane's ansible-test (first on PATH, see tests/lib/ansible-lane.sh) is the one imported.
+AIRGAP_SANITY_PATH_FIRST=DIR: DIR comes first on the environment's path, before Debian's packages
+(tests/sanity/run.sh puts trixie's pylint there for ansible-core 2.19).
 """
 import json
 import os
@@ -26,6 +28,19 @@ def lane_path():
         head = f.read(4096)
     m = re.search(r'PYTHONPATH="([^"$]+)', head)
     return m.group(1) if m else None
+
+
+def first_path(root):
+    """Puts $AIRGAP_SANITY_PATH_FIRST first on the path of the environment at root (or nothing)."""
+    first = os.environ.get('AIRGAP_SANITY_PATH_FIRST', '')
+    pth = [os.path.join(dirpath, 'airgap-first.pth')
+           for dirpath, dirs, _files in os.walk(os.path.join(root, 'lib')) if dirpath.endswith('site-packages')]
+    for path in pth:
+        if first:
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write('import sys; sys.path.insert(0, %r)\n' % first)
+        elif os.path.exists(path):
+            os.remove(path)
 
 
 def main():
@@ -54,6 +69,7 @@ def main():
                 json.dump(True, f)
             with open(marker, 'w', encoding='utf-8'):
                 pass
+        first_path(root)
         return VirtualPythonConfig(version=python.version, path=os.path.join(root, 'bin', 'python'))
 
     sanity.create_sanity_virtualenv = one_venv

@@ -11,12 +11,14 @@
 # (tests/sanity/ansible_test_offline.py).
 #
 # Tests skipped, per lane (all others run):
-#   2.19  pylint           ansible-test 2.19's pylint plugins need astroid 3 (Debian 12 has pylint
-#                          2.16, astroid 2.14); pylint runs on the 2.14 lane
 #   2.19  validate-modules needs antsibull-docs-parser, which only PyPI has; validate-modules runs
 #                          on the 2.14 lane
 #   both  changelog        needs antsibull-changelog, which only PyPI has; `make lint` checks the
 #                          fragments (tests/lib/changelog_lint.py)
+# On 2.19, pylint is Debian trixie's (pylint 3.3 and astroid 3.3, the versions ansible-test 2.19's
+# pylint plugins need; Debian 12 has 2.16): their .debs are fetched with apt-get download (signature
+# checked with the archive keyring), unpacked into $AIRGAP_CACHE/sanity-pylint and put first on the
+# path of that lane's sanity environment; their own dependencies are Debian 12's.
 # Lanes 2.17 and 2.18 (../shared/vendor) hold ansible-core's lib/ and bin/ without ansible_test.
 #
 #   AIRGAP_KEEP_TMP=1 tests/sanity/run.sh    keep the scratch folder (tests/output has the details)
@@ -29,7 +31,7 @@ cache=${AIRGAP_CACHE:-/var/cache/airgap-kubespray}
 
 case $lane in
   2.14) skip=(changelog) ;;
-  2.19) skip=(changelog pylint validate-modules) ;;
+  2.19) skip=(changelog validate-modules) ;;
   *) echo "sanity: lane $lane has no ansible-test (see tests/sanity/run.sh)" >&2; exit 1 ;;
 esac
 
@@ -46,6 +48,31 @@ ansible-galaxy collection install -p "$tmp" "${tarballs[0]}" >"$tmp/install.log"
   { cat "$tmp/install.log" >&2; exit 1; }
 coll=$tmp/ansible_collections/airgap/kubespray
 (cd "$repo" && git ls-files -z tests | tar -cf - --null -T -) | tar -xf - -C "$coll"
+
+# trixie_pylint: Debian trixie's pylint and astroid unpacked once into $cache/sanity-pylint (idempotent)
+trixie_pylint() {
+  local dir=$cache/sanity-pylint work
+  [ -d "$dir/root/usr/lib/python3/dist-packages/pylint" ] && return 0
+  work=$dir.tmp
+  rm -rf "$work"
+  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
+  : >"$work/apt/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${AIRGAP_DEBIAN_MIRROR:-http://deb.debian.org/debian} trixie main" \
+    >"$work/apt/sources.list"
+  local opts=(-q -o Dir::Etc::sourcelist="$work/apt/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    -o Dir::State::Lists="$work/apt/lists" -o Dir::State::status="$work/apt/status"
+    -o Dir::Cache="$work/apt/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update >/dev/null
+  (cd "$work/deb" && apt-get "${opts[@]}" download pylint python3-astroid >/dev/null)
+  local deb
+  for deb in "$work"/deb/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
+  rm -rf "$work/apt" "$work/deb" "$dir"
+  mv "$work" "$dir"
+}
+if [ "$lane" = 2.19 ]; then
+  trixie_pylint
+  export AIRGAP_SANITY_PATH_FIRST=$cache/sanity-pylint/root/usr/lib/python3/dist-packages
+fi
 
 args=(sanity --local --python 3.11 --color no)
 for t in "${skip[@]}"; do args+=(--skip-test "$t"); done
