@@ -51,23 +51,12 @@ coll=$tmp/ansible_collections/airgap/kubespray
 
 # trixie_pylint: Debian trixie's pylint and astroid unpacked once into $cache/sanity-pylint (idempotent)
 trixie_pylint() {
-  local dir=$cache/sanity-pylint work
+  local dir=$cache/sanity-pylint
   [ -d "$dir/root/usr/lib/python3/dist-packages/pylint" ] && return 0
-  work=$dir.tmp
-  rm -rf "$work"
-  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
-  : >"$work/apt/status"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${AIRGAP_DEBIAN_MIRROR:-http://deb.debian.org/debian} trixie main" \
-    >"$work/apt/sources.list"
-  local opts=(-q -o Dir::Etc::sourcelist="$work/apt/sources.list" -o Dir::Etc::sourceparts=/dev/null
-    -o Dir::State::Lists="$work/apt/lists" -o Dir::State::status="$work/apt/status"
-    -o Dir::Cache="$work/apt/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-  apt-get "${opts[@]}" update >/dev/null
-  (cd "$work/deb" && apt-get "${opts[@]}" download pylint python3-astroid >/dev/null)
-  local deb
-  for deb in "$work"/deb/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
-  rm -rf "$work/apt" "$work/deb" "$dir"
-  mv "$work" "$dir"
+  rm -rf "$dir.tmp"
+  "$repo/tests/lib/ansible-lane.sh" unpack-trixie "$dir.tmp" pylint python3-astroid
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
 }
 if [ "$lane" = 2.19 ]; then
   trixie_pylint
