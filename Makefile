@@ -5,8 +5,9 @@
 #                        plugins/doc_fragments/<name>.py from the options they share
 #   make collection      build/airgap-kubespray-<version>.tar.gz (checked < 20 MB)
 #   make install         install that tarball into $(COLLECTIONS_PATH)
-#   make test            Go tests, doc stubs up to date, integration tests (real nginx, ansible),
-#                        the Ansible suites on each ansible-core lane (below)
+#   make test            Go tests, doc stubs up to date, ansible-test sanity, integration tests
+#                        (real nginx, ansible), the Ansible suites on each ansible-core lane (below)
+#   make sanity          ansible-test sanity on the built collection (ansible-core 2.14 and 2.19)
 #   make test-clients    containerd (CRI, ctr) and Kubespray's download_file.yml against the demo mirror
 #   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
@@ -51,7 +52,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images clean
 
 all: build
 
@@ -98,8 +99,19 @@ lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@$(PYTHON) tests/lib/yamllint.py $$(git ls-files '*.yml' '*.yaml') && echo "YAML parses, conditionals are strings"
+	@$(PYTHON) tests/lib/changelog_lint.py changelogs && echo "changelog fragments follow changelogs/config.yaml"
+	@rc=0; for t in tests/integration/targets/*/; do [ -f "$$t/aliases" ] || { echo "$${t}aliases is missing"; rc=1; }; done; \
+	[ $$rc -eq 0 ] && echo "every integration target has aliases"
 
-test: lint test-go test-unit check-docs test-registry test-repos test-integration test-manifest test-os-repos test-demo test-clients
+# ansible-test sanity on the built collection, on the lanes that ship ansible-test (2.17 and 2.18
+# come from source trees without it), two at a time; the tests it skips and why:
+# tests/sanity/run.sh. Ignores, each with its reason: tests/sanity/ignore-<version>.txt.
+SANITY_LANES := 2.14 2.19
+
+sanity: collection
+	AIRGAP_LANE_JOBS=$(ANSIBLE_LANE_JOBS) $(call on_lanes,$(SANITY_LANES),tests/sanity/run.sh)
+
+test: lint test-go test-unit check-docs sanity test-registry test-repos test-integration test-manifest test-os-repos test-demo test-clients
 
 test-go:
 	AIRGAP_HELM=$$(tests/lib/tools.sh helm) $(GO) test -count=1 ./...

@@ -16,7 +16,8 @@ set -euo pipefail
 packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
   docker-registry skopeo podman containerd openssl apache2-utils
   debootstrap dpkg-dev apt-utils debian-archive-keyring gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
-  python3-setuptools-whl python3-wheel-whl)
+  python3-setuptools-whl python3-wheel-whl
+  pylint pycodestyle yamllint python3-voluptuous shellcheck python3-venv)  # the last line: make sanity
 
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -16,6 +16,7 @@ attributes:
     support: none
     description: Changes nothing.
   platform:
+    support: full
     platforms: all
     description: Runs on the controller.
 '''

@@ -15,21 +15,23 @@ options:
   url_username:
     description:
       - User name for HTTP basic authentication.
-      - Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(url_mirrors)), never to a host a redirect leads to.
+      - Credentials and C(headers) are sent only to the hosts the items are fetched from (after C(url_mirrors)), never
+        to a host a redirect leads to.
     type: str
   url_password:
     description:
       - Password for HTTP basic authentication.
     type: str
-    no_log: true
   headers:
     description:
       - Extra HTTP headers to send with every request.
-      - 'Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the header names only.'
+      - 'Every value is treated as a secret (a bearer token, an API key): masked in all output, the invocation shows the
+        header names only.'
     type: dict
   ca_path:
     description:
-      - PEM file of extra CA certificates to trust beside the system ones (a private registry's or mirror's CA, a corporate proxy's CA).
+      - PEM file of extra CA certificates to trust beside the system ones (a private registry's or mirror's CA, a
+        corporate proxy's CA).
     type: path
   validate_certs:
     description:

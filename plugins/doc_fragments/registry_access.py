@@ -14,8 +14,10 @@ class ModuleDocFragment(object):
 options:
   auth:
     description:
-      - 'Registry credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported), or a list of C({registry, username, password}).'
-      - Each registry gets only its own credentials. Passwords are masked in all output, also in the message about a malformed entry.
+      - 'Registry credentials: the path of a docker C(config.json) (its C(auths); credential helpers are not supported),
+        or a list of C({registry, username, password}).'
+      - Each registry gets only its own credentials. Passwords are masked in all output, also in the message about a
+        malformed entry.
     type: raw
     suboptions:
       registry:
@@ -30,10 +32,10 @@ options:
         description:
           - The password (or token), masked in all output whatever its type.
         type: str
-        no_log: true
   ca_path:
     description:
-      - PEM file of extra CA certificates to trust beside the system ones (a private registry's or mirror's CA, a corporate proxy's CA).
+      - PEM file of extra CA certificates to trust beside the system ones (a private registry's or mirror's CA, a
+        corporate proxy's CA).
     type: path
   validate_certs:
     description:

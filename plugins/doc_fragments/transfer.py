@@ -19,13 +19,16 @@ options:
     default: 4
   retries:
     description:
-      - How many times to retry an item after a transient failure (network error, HTTP 5xx, 408, 429, a stall), waiting 1s, 2s, 4s, ... in between.
-      - What was already transferred is kept (a partial file is resumed with an HTTP Range request, blobs stored or uploaded are not sent again), so a retry, or a rerun, resumes.
+      - How many times to retry an item after a transient failure (network error, HTTP 5xx, 408, 429, a stall), waiting
+        1s, 2s, 4s, ... in between.
+      - What was already transferred is kept (a partial file is resumed with an HTTP Range request, blobs stored or
+        uploaded are not sent again), so a retry, or a rerun, resumes.
     type: int
     default: 3
   timeout:
     description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a server silent for longer counts as a failed attempt.
+      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a server
+        silent for longer counts as a failed attempt.
     type: int
     default: 60
 '''

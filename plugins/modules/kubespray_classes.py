@@ -18,7 +18,7 @@ description:
     stands for every member.
   - Warns, naming the hosts, when a host declares no OS (C(airgap_os_target)) and has no cached facts.
   - Runs on the controller only (localhost); nothing connects to the hosts.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   hosts:
     description: The cluster hosts. Fails with a clear message when empty.

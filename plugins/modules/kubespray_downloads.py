@@ -18,7 +18,7 @@ description:
     kubeadm pulls itself, and the quirks' items (what Kubespray fetches beside C(downloads)), each with its C(origin).
   - Runs on the controller only; nothing connects to the host.
   - Used by the C(airgap.kubespray.manifest) role; most users run the C(airgap.kubespray.manifest) playbook.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   arches:
     description:

@@ -24,7 +24,7 @@ description:
   - Fails, naming the package, the condition and what is missing, when a condition does not render.
   - Runs on the controller only; nothing connects to the host.
   - Used by the C(airgap.kubespray.os_packages) role; most users run the C(airgap.kubespray.os_packages) playbook.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   targets:
     description:

@@ -16,7 +16,7 @@ description:
   - The manifest carries Kubespray templates (C(offline_vars)) that only Kubespray renders; the fact keeps them as they
     are, which C(ansible.builtin.set_fact) does not on ansible-core 2.17 and 2.18.
   - Runs on the controller; connects to nothing.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   name:
     description: The fact to set.
@@ -50,7 +50,7 @@ options:
   inventory_host:
     description:
       - Merge the manifest's C(offline_vars) over this inventory host's own values of those variables, as the inventory
-        writes them (untemplated): a mapping key by key, the manifest's keys winning.
+        writes them (untemplated), a mapping key by key, the manifest's keys winning.
     type: str
   registry:
     description: With O(manifest), the registry the nodes pull from (verify's offline view); images found are checked there.

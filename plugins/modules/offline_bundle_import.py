@@ -12,20 +12,26 @@ module: offline_bundle_import
 short_description: Place kubespray-offline's and contrib/offline's outputs in an airgap.kubespray bundle
 version_added: 0.1.0
 description:
-  - 'Finds each manifest file among kubespray-offline''s files (whose paths differ from the bundle''s) and contrib/offline''s C(offline-files.tar.gz) by its sha256, and puts it at its manifest path: a hard link when possible, else a copy verified while written, always to a temporary name renamed into place. A wrong file is never put at a manifest path.'
-  - Nothing is written outside C(<bundle>/files), not even through a symbolic link found there. A full disk is reported as such, naming the path; the temporary file is removed.
+  - 'Finds each manifest file among kubespray-offline''s files (whose paths differ from the bundle''s) and
+    contrib/offline''s C(offline-files.tar.gz) by its sha256, and puts it at its manifest path: a hard link when
+    possible, else a copy verified while written, always to a temporary name renamed into place. A wrong file is never
+    put at a manifest path.'
+  - Nothing is written outside C(<bundle>/files), not even through a symbolic link found there. A full disk is reported
+    as such, naming the path; the temporary file is removed.
   - Reports which manifest files and images are still missing, by name, with the reason.
   - In check mode everything is read and nothing is written; the result says what would be placed.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   bundle:
     description:
-      - The bundle folder. Files go to C(<bundle>/files), at their manifest C(path); images are looked up in C(<bundle>/images).
+      - The bundle folder. Files go to C(<bundle>/files), at their manifest C(path); images are looked up in
+        C(<bundle>/images).
     type: path
     required: true
   files:
     description:
-      - The manifest's files, as C(airgap.kubespray.manifest_items(manifest, 'import')).files projects them. Each is placed when some source file has its sha256.
+      - The manifest's files, as C(airgap.kubespray.manifest_items(manifest, 'import')).files projects them. Each is
+        placed when some source file has its sha256.
     type: list
     elements: dict
     default: []
@@ -52,7 +58,8 @@ options:
         default: ""
   images:
     description:
-      - 'The manifest''s images (C(airgap.kubespray.manifest_items(manifest, ''import'')).images): reported as found or missing in C(<bundle>/images) (read only).'
+      - 'The manifest''s images (C(airgap.kubespray.manifest_items(manifest, ''import'')).images): reported as found or
+        missing in C(<bundle>/images) (read only).'
     type: list
     elements: dict
     default: []
@@ -79,13 +86,17 @@ options:
     default: ""
   contrib_files:
     description:
-      - 'contrib/offline''s C(offline-files.tar.gz) (gzip, bzip2 or plain tar) or its C(offline-files/) folder; empty: none.'
-      - 'An archive is read twice: first every member is checked and hashed, and an archive with a member that would leave the files folder (absolute, C(..), links pointing out, special files) is refused whole, naming each such member, before anything is written.'
+      - 'contrib/offline''s C(offline-files.tar.gz) (gzip, bzip2 or plain tar) or its C(offline-files/) folder; empty:
+        none.'
+      - 'An archive is read twice: first every member is checked and hashed, and an archive with a member that would
+        leave the files folder (absolute, C(..), links pointing out, special files) is refused whole, naming each such
+        member, before anything is written.'
     type: path
     default: ""
   repos:
     description:
-      - Package repository folders mirrored as they are under C(<bundle>/files) (kubespray-offline's C(debs/), C(rpms/), C(pypi/)); a file of the same size and time is kept.
+      - Package repository folders mirrored as they are under C(<bundle>/files) (kubespray-offline's C(debs/), C(rpms/),
+        C(pypi/)); a file of the same size and time is kept.
     type: list
     elements: dict
     default: []
@@ -102,12 +113,14 @@ options:
         required: true
   max_extract_bytes:
     description:
-      - 'Refuse an archive whose members unpack to more than this many bytes (a gzip bomb, huge sparse files), naming the member that crosses it; 0: no cap.'
+      - 'Refuse an archive whose members unpack to more than this many bytes (a gzip bomb, huge sparse files), naming
+        the member that crosses it; 0: no cap.'
     type: int
     default: 34359738368
   hardlink:
     description:
-      - 'Hard-link a source file readable by all when it is on the bundle''s filesystem; false: always copy (verified while written).'
+      - 'Hard-link a source file readable by all when it is on the bundle''s filesystem; false: always copy (verified
+        while written).'
     type: bool
     default: true
 attributes:
@@ -118,10 +131,12 @@ attributes:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_bundle_import_linux_amd64) or C(offline_bundle_import_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_bundle_import_linux_amd64) or
+    C(offline_bundle_import_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_bundle_import --help).'
 seealso:
@@ -146,7 +161,8 @@ found:
   type: list
   elements: str
 placed:
-  description: 'Files placed now: name (null for another file of the archive), path, from, how (C(link), C(copy), C(extract)).'
+  description: 'Files placed now: name (null for another file of the archive), path, from, how (C(link), C(copy),
+    C(extract)).'
   returned: always
   type: list
   elements: dict
@@ -184,7 +200,9 @@ images:
   returned: always
   type: dict
 refused:
-  description: 'When an input was refused (nothing was written for it): the archive members it was refused for, each with the reason, e.g. C(offline-files/../x (absolute path or ..)); empty for another refusal (the message names it).'
+  description: 'When an input was refused (nothing was written for it): the archive members it was refused for, each
+    with the reason, e.g. C(offline-files/../x (absolute path or ..)); empty for another refusal (the message names
+    it).'
   returned: failure
   type: list
   elements: str
@@ -199,13 +217,39 @@ lines:
   elements: str
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_bundle_import is a Go binary module: its action plugin runs offline_bundle_import_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'bundle': {'type': 'path', 'required': True},
+    'files': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'name': {'type': 'str', 'required': True},
+        'path': {'type': 'str', 'required': True},
+        'checksum': {'type': 'str', 'default': ''},
+        'url': {'type': 'str', 'default': ''},
+    }},
+    'images': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'name': {'type': 'str', 'required': True},
+        'source': {'type': 'str', 'required': True},
+        'digest': {'type': 'str', 'default': ''},
+    }},
+    'kubespray_offline_files': {'type': 'path', 'default': ''},
+    'contrib_files': {'type': 'path', 'default': ''},
+    'repos': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'src': {'type': 'path', 'required': True},
+        'dest': {'type': 'str', 'required': True},
+    }},
+    'max_extract_bytes': {'type': 'int', 'default': 34359738368},
+    'hardlink': {'type': 'bool', 'default': True},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_bundle_import is a Go binary module: its action plugin runs '
+                         'offline_bundle_import_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

@@ -12,16 +12,20 @@ module: offline_file_fetch
 short_description: Download files in parallel, resumably and checksum-verified, into an offline files layout
 version_added: 0.1.0
 description:
-  - Downloads many files at once into a folder laid out as C(<host>/<url path>), ready to be served as Kubespray's C(files_repo).
-  - Each download is written under C(<dest>/.partial/), resumed with HTTP Range after an interruption, verified against its checksum, then renamed into place, so that a half-written or unverified file is never at its final path.
-  - Every item is tried before the module fails; the result lists each item's status, size and sha256, and the failed ones.
+  - Downloads many files at once into a folder laid out as C(<host>/<url path>), ready to be served as Kubespray's
+    C(files_repo).
+  - Each download is written under C(<dest>/.partial/), resumed with HTTP Range after an interruption, verified against
+    its checksum, then renamed into place, so that a half-written or unverified file is never at its final path.
+  - Every item is tried before the module fails; the result lists each item's status, size and sha256, and the failed
+    ones.
   - Proxies are taken from the environment (C(https_proxy), C(http_proxy), C(no_proxy)).
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   items:
     description:
       - The files to fetch.
-      - Each file lands at C(dest)/<path>; a file already there whose checksum matches is skipped without any network request.
+      - Each file lands at C(dest)/<path>; a file already there whose checksum matches is skipped without any network
+        request.
     type: list
     elements: dict
     required: true
@@ -40,7 +44,9 @@ options:
       path:
         description:
           - Where to put the file, relative to C(dest).
-          - 'Defaults to C(<host>/<url path>), for example C(dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet): the layout Kubespray''s offline docs recommend, so that C(github_url: "{{ files_repo }}/github.com") and the other base URLs resolve every file.'
+          - 'Defaults to C(<host>/<url path>), for example C(dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet): the
+            layout Kubespray''s offline docs recommend, so that C(github_url: "{{ files_repo }}/github.com") and the
+            other base URLs resolve every file.'
           - Absolute paths and C(..) segments are rejected.
         type: str
   dest:
@@ -52,8 +58,10 @@ options:
   url_mirrors:
     description:
       - URL rewrites applied before fetching, for corporate proxies, pull-through caches and local test upstreams.
-      - The longest matching C(url_mirrors[].prefix) wins. The file's place in the layout still comes from the original URL.
-      - Named apart from offline_image_pull's C(registry_mirrors) (image reference prefixes), so that neither reaches the other module through C(module_defaults).
+      - The longest matching C(url_mirrors[].prefix) wins. The file's place in the layout still comes from the original
+        URL.
+      - Named apart from offline_image_pull's C(registry_mirrors) (image reference prefixes), so that neither reaches
+        the other module through C(module_defaults).
     type: list
     elements: dict
     default: []
@@ -86,18 +94,21 @@ attributes:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 extends_documentation_fragment:
   - airgap.kubespray.http_access
   - airgap.kubespray.transfer
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_file_fetch_linux_amd64) or C(offline_file_fetch_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_file_fetch_linux_amd64) or
+    C(offline_file_fetch_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_file_fetch --help).'
   - In check mode nothing is downloaded or written; items not yet in place are reported with status C(would_fetch).
   - With C(--diff), the diff lists the paths that are (or would be) fetched.
-  - As a command-line tool, C(offline_file_fetch --list files.list --dest DIR -j 8) reads contrib/offline's C(files.list) (one URL a line) or a YAML list of items, and shows progress on a terminal.
+  - As a command-line tool, C(offline_file_fetch --list files.list --dest DIR -j 8) reads contrib/offline's
+    C(files.list) (one URL a line) or a YAML list of items, and shows progress on a terminal.
 seealso:
   - module: ansible.builtin.get_url
 '''
@@ -206,13 +217,39 @@ failed_items:
   elements: dict
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_file_fetch is a Go binary module: its action plugin runs offline_file_fetch_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'items': {'type': 'list', 'elements': 'dict', 'required': True, 'options': {
+        'url': {'type': 'str', 'required': True},
+        'checksum': {'type': 'str', 'default': ''},
+        'path': {'type': 'str'},
+    }},
+    'dest': {'type': 'path', 'required': True},
+    'concurrency': {'type': 'int', 'default': 4},
+    'retries': {'type': 'int', 'default': 3},
+    'timeout': {'type': 'int', 'default': 60},
+    'url_username': {'type': 'str'},
+    'url_password': {'type': 'str', 'no_log': True},
+    'headers': {'type': 'dict'},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'url_mirrors': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'prefix': {'type': 'str', 'required': True},
+        'replace': {'type': 'str', 'required': True},
+    }},
+    'mode': {'type': 'raw', 'default': '0644'},
+    'force': {'type': 'bool', 'default': False},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_file_fetch is a Go binary module: its action plugin runs '
+                         'offline_file_fetch_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

@@ -12,14 +12,18 @@ module: offline_image_pull
 short_description: Pull container images into an OCI image layout, without a container runtime
 version_added: 0.1.0
 description:
-  - Copies images from registries into one OCI image layout folder that all images share, for the platforms asked for. No Docker, Podman or containerd is needed.
-  - Every blob is verified against its digest while it is written, to a temporary file renamed into place; blobs already in the layout are skipped, so an interrupted pull resumes and a rerun with nothing new downloads nothing and reports C(changed=false).
+  - Copies images from registries into one OCI image layout folder that all images share, for the platforms asked for.
+    No Docker, Podman or containerd is needed.
+  - Every blob is verified against its digest while it is written, to a temporary file renamed into place; blobs already
+    in the layout are skipped, so an interrupted pull resumes and a rerun with nothing new downloads nothing and reports
+    C(changed=false).
   - Every image is tried before the module fails; the result lists each image's status and the failed ones.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   images:
     description:
-      - 'The images to pull: C({source, digest}). From airgap.kubespray''s C(manifest.yaml), project its images with C(airgap.kubespray.manifest_items(manifest, ''pull'')); other keys are refused.'
+      - 'The images to pull: C({source, digest}). From airgap.kubespray''s C(manifest.yaml), project its images with
+        C(airgap.kubespray.manifest_items(manifest, ''pull'')); other keys are refused.'
       - An image already in the layout and unchanged upstream is skipped without downloading anything.
     type: list
     elements: dict
@@ -27,30 +31,38 @@ options:
     suboptions:
       source:
         description:
-          - The image reference upstream, C(repo:tag), e.g. C(registry.k8s.io/pause:3.10.1). Docker Hub short names are normalized (C(nginx) is C(docker.io/library/nginx:latest)).
+          - The image reference upstream, C(repo:tag), e.g. C(registry.k8s.io/pause:3.10.1). Docker Hub short names are
+            normalized (C(nginx) is C(docker.io/library/nginx:latest)).
         type: str
         required: true
       digest:
         description:
-          - Pinned manifest digest (C(sha256:...)). The image must resolve to it, and is stored with every platform of its index so that the digest survives.
+          - Pinned manifest digest (C(sha256:...)). The image must resolve to it, and is stored with every platform of
+            its index so that the digest survives.
         type: str
   dest:
     description:
-      - The OCI image layout folder (created if missing). All images share its C(blobs/), so a base layer is stored once.
-      - Each image's reference is recorded in C(index.json) as C(org.opencontainers.image.ref.name) and C(io.containerd.image.name), so skopeo (C(oci:DIR:REF)), crane, nerdctl and containerd read it too.
+      - The OCI image layout folder (created if missing). All images share its C(blobs/), so a base layer is stored
+        once.
+      - Each image's reference is recorded in C(index.json) as C(org.opencontainers.image.ref.name) and
+        C(io.containerd.image.name), so skopeo (C(oci:DIR:REF)), crane, nerdctl and containerd read it too.
     type: path
     required: true
   platforms:
     description:
-      - Platforms to keep, C(os/arch[/variant]). With one, a multi-platform image is stored as that platform's image; with several, as an index filtered to them.
+      - Platforms to keep, C(os/arch[/variant]). With one, a multi-platform image is stored as that platform's image;
+        with several, as an index filtered to them.
     type: list
     elements: str
     default:
       - linux/amd64
   registry_mirrors:
     description:
-      - 'Reference rewrites applied before pulling (the longest matching prefix wins), e.g. C({prefix: docker.io, replace: mirror.example.com/dockerhub}) for a pull-through cache. The image keeps its original reference in the layout.'
-      - Named apart from offline_file_fetch's C(url_mirrors) (URL prefixes), so that neither reaches the other module through C(module_defaults).
+      - 'Reference rewrites applied before pulling (the longest matching prefix wins), e.g. C({prefix: docker.io,
+        replace: mirror.example.com/dockerhub}) for a pull-through cache. The image keeps its original reference in the
+        layout.'
+      - Named apart from offline_file_fetch's C(url_mirrors) (URL prefixes), so that neither reaches the other module
+        through C(module_defaults).
     type: list
     elements: dict
     default: []
@@ -67,7 +79,9 @@ options:
         required: true
   archives:
     description:
-      - 'docker-save bundles to import into the layout instead of pulling: kubespray-offline''s C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline''s C(container-images.tar.gz) (with its C(container-images.txt)).'
+      - 'docker-save bundles to import into the layout instead of pulling: kubespray-offline''s C(images/) folder
+        (C(*.tar.gz)), single docker-save tarballs, or contrib/offline''s C(container-images.tar.gz) (with its
+        C(container-images.txt)).'
       - Their layers are gzipped on import; the registry's original digests are not in a docker-save bundle.
     type: list
     elements: path
@@ -80,17 +94,20 @@ attributes:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 extends_documentation_fragment:
   - airgap.kubespray.registry_access
   - airgap.kubespray.transfer
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_image_pull_linux_amd64) or C(offline_image_pull_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_image_pull_linux_amd64) or
+    C(offline_image_pull_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_pull --help).'
   - In check mode the registries are asked which images changed (HEAD requests), and nothing is written.
-  - As a command-line tool, C(offline_image_pull --list images.list --dest DIR) reads contrib/offline's C(images.list), a YAML list, or C(manifest.yaml).
+  - As a command-line tool, C(offline_image_pull --list images.list --dest DIR) reads contrib/offline's C(images.list),
+    a YAML list, or C(manifest.yaml).
 seealso:
   - module: airgap.kubespray.offline_image_push
 '''
@@ -173,13 +190,41 @@ failed_items:
   elements: dict
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_image_pull is a Go binary module: its action plugin runs offline_image_pull_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'images': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'source': {'type': 'str', 'required': True},
+        'digest': {'type': 'str'},
+    }},
+    'dest': {'type': 'path', 'required': True},
+    'platforms': {'type': 'list', 'elements': 'str', 'default': ['linux/amd64']},
+    'registry_mirrors': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'prefix': {'type': 'str', 'required': True},
+        'replace': {'type': 'str', 'required': True},
+    }},
+    'auth': {'type': 'raw', 'options': {
+        'registry': {'type': 'str'},
+        'username': {'type': 'str'},
+        'password': {'type': 'str', 'no_log': True},
+    }},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'insecure_registries': {'type': 'list', 'elements': 'str', 'default': []},
+    'concurrency': {'type': 'int', 'default': 4},
+    'retries': {'type': 'int', 'default': 3},
+    'timeout': {'type': 'int', 'default': 60},
+    'archives': {'type': 'list', 'elements': 'path', 'default': []},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_image_pull is a Go binary module: its action plugin runs '
+                         'offline_image_pull_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

@@ -12,36 +12,51 @@ module: offline_image_push
 short_description: Push the images of an OCI layout into any registry, without a container runtime
 version_added: 0.1.0
 description:
-  - Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original one. No Docker, Podman or containerd is needed.
-  - 'Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.'
-  - 'Every blob and manifest of an image is verified against its digest before anything of that image is sent: a corrupted bundle is reported, naming the blob, and not pushed.'
-  - Basic auth and the distribution token flow are supported, with the credentials C(auth) holds for the registry; TLS is verified unless the registry is in C(insecure_registries) (plain HTTP) or C(validate_certs) is off.
-author: airgap.kubespray contributors
+  - Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original
+    one. No Docker, Podman or containerd is needed.
+  - 'Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is
+    C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others;
+    the registry is asked before any upload.'
+  - 'Every blob and manifest of an image is verified against its digest before anything of that image is sent: a
+    corrupted bundle is reported, naming the blob, and not pushed.'
+  - Basic auth and the distribution token flow are supported, with the credentials C(auth) holds for the registry; TLS
+    is verified unless the registry is in C(insecure_registries) (plain HTTP) or C(validate_certs) is off.
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   src:
     description:
-      - An OCI image layout folder (as C(offline_image_pull) writes it), or a list of docker-save tarballs (gzipped or not), which are imported into a temporary layout beside the first one.
+      - An OCI image layout folder (as C(offline_image_pull) writes it), or a list of docker-save tarballs (gzipped or
+        not), which are imported into a temporary layout beside the first one.
     type: list
     elements: path
     required: true
   registry:
     description:
-      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry) and C(archive) is required.
+      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry) and
+        C(archive) is required.
     type: str
   archive:
     description:
-      - 'Instead of pushing, write one image (C(images) names it, unless C(src) holds only one) as a docker-save tarball at this path, tagged with its original reference, for C(docker load), C(podman load) or C(nerdctl load): how the mirror''s own registry and nginx reach a container runtime before any registry exists.'
+      - 'Instead of pushing, write one image (C(images) names it, unless C(src) holds only one) as a docker-save tarball
+        at this path, tagged with its original reference, for C(docker load), C(podman load) or C(nerdctl load): how the
+        mirror''s own registry and nginx reach a container runtime before any registry exists.'
       - The file is replaced only when its content changes (atomically), so a rerun is C(changed=false).
     type: path
   platform:
     description:
-      - 'With C(archive): the platform (C(os/arch[/variant])) taken from a multi-platform image; default the host''s, C(linux/<arch>).'
+      - 'With C(archive): the platform (C(os/arch[/variant])) taken from a multi-platform image; default the host''s,
+        C(linux/<arch>).'
     type: str
     default: ""
   mapping:
     description:
-      - 'C(strip) drops the upstream registry (C(registry.k8s.io), C(k8s.gcr.io), C(gcr.io), C(ghcr.io), C(docker.io), C(quay.io) and C(strip_hosts)): C(registry.k8s.io/pause:3.10) goes to C(<registry>/pause:3.10) and C(docker.io/library/nginx) to C(<registry>/library/nginx), exactly where Kubespray looks once C(kube_image_repo), C(gcr_image_repo), C(docker_image_repo), C(quay_image_repo) and C(github_image_repo) point at the registry. Images from other registries keep their host as the first path part.'
-      - C(keep) keeps the upstream host as the first path part (C(<registry>/registry.k8s.io/pause:3.10)), for containerd mirror configurations.
+      - 'C(strip) drops the upstream registry (C(registry.k8s.io), C(k8s.gcr.io), C(gcr.io), C(ghcr.io), C(docker.io),
+        C(quay.io) and C(strip_hosts)): C(registry.k8s.io/pause:3.10) goes to C(<registry>/pause:3.10) and
+        C(docker.io/library/nginx) to C(<registry>/library/nginx), exactly where Kubespray looks once
+        C(kube_image_repo), C(gcr_image_repo), C(docker_image_repo), C(quay_image_repo) and C(github_image_repo) point
+        at the registry. Images from other registries keep their host as the first path part.'
+      - C(keep) keeps the upstream host as the first path part (C(<registry>/registry.k8s.io/pause:3.10)), for
+        containerd mirror configurations.
       - Two sources that map to one target fail the module, naming both.
     type: str
     default: strip
@@ -72,17 +87,20 @@ attributes:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 extends_documentation_fragment:
   - airgap.kubespray.registry_access
   - airgap.kubespray.transfer
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_image_push_linux_amd64) or C(offline_image_push_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_image_push_linux_amd64) or
+    C(offline_image_push_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_push --help).'
   - In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.
-  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), or C(--src DIR --images REF --archive FILE.tar).'
+  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), or C(--src DIR --images REF --archive
+    FILE.tar).'
 seealso:
   - module: airgap.kubespray.offline_image_pull
 '''
@@ -164,13 +182,38 @@ failed_items:
   elements: dict
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_image_push is a Go binary module: its action plugin runs offline_image_push_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'src': {'type': 'list', 'elements': 'path', 'required': True},
+    'registry': {'type': 'str'},
+    'archive': {'type': 'path'},
+    'platform': {'type': 'str', 'default': ''},
+    'mapping': {'type': 'str', 'default': 'strip', 'choices': ['strip', 'keep']},
+    'namespace': {'type': 'str'},
+    'strip_hosts': {'type': 'list', 'elements': 'str', 'default': []},
+    'auth': {'type': 'raw', 'options': {
+        'registry': {'type': 'str'},
+        'username': {'type': 'str'},
+        'password': {'type': 'str', 'no_log': True},
+    }},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'insecure_registries': {'type': 'list', 'elements': 'str', 'default': []},
+    'concurrency': {'type': 'int', 'default': 4},
+    'retries': {'type': 'int', 'default': 3},
+    'timeout': {'type': 'int', 'default': 60},
+    'images': {'type': 'list', 'elements': 'str', 'default': []},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_image_push is a Go binary module: its action plugin runs '
+                         'offline_image_push_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

@@ -12,14 +12,18 @@ module: offline_image_scan
 short_description: Find the container images inside charts and manifests
 version_added: 0.1.0
 description:
-  - Lists every container image (containers, init and ephemeral containers, in any document and at any depth) of Kubernetes manifests, and of helm charts rendered with C(helm template) and the values Kubespray passes.
-  - 'Used by the C(airgap.kubespray.download) and C(airgap.kubespray.verify) playbooks for what Kubespray''s C(downloads) does not list: the images inside Argo CD''s install manifest and inside the cilium and kubelet-csr-approver charts.'
+  - Lists every container image (containers, init and ephemeral containers, in any document and at any depth) of
+    Kubernetes manifests, and of helm charts rendered with C(helm template) and the values Kubespray passes.
+  - 'Used by the C(airgap.kubespray.download) and C(airgap.kubespray.verify) playbooks for what Kubespray''s
+    C(downloads) does not list: the images inside Argo CD''s install manifest and inside the cilium and
+    kubelet-csr-approver charts.'
   - Changes nothing; helm's scratch files go to a temporary folder that is removed.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   sources:
     description:
-      - 'The charts and manifests to look into: the files of a manifest marked C(scan), as the manifest filter C(manifest_scan_sources) projects them.'
+      - 'The charts and manifests to look into: the files of a manifest marked C(scan), as the manifest filter
+        C(manifest_scan_sources) projects them.'
     type: list
     elements: dict
     required: true
@@ -36,7 +40,8 @@ options:
         required: true
       kind:
         description:
-          - 'C(chart): a packaged helm chart, rendered with C(helm template) and its C(values); C(manifest): Kubernetes YAML, read as it is.'
+          - 'C(chart): a packaged helm chart, rendered with C(helm template) and its C(values); C(manifest): Kubernetes
+            YAML, read as it is.'
         type: str
         required: true
         choices:
@@ -53,11 +58,13 @@ options:
     type: path
   helm:
     description:
-      - 'helm, to render charts: a binary or a helm release tarball (C(helm-vX-linux-<arch>.tar.gz), the file Kubespray downloads), absolute or relative to C(files_dir). Needed when a source is a chart.'
+      - 'helm, to render charts: a binary or a helm release tarball (C(helm-vX-linux-<arch>.tar.gz), the file Kubespray
+        downloads), absolute or relative to C(files_dir). Needed when a source is a chart.'
     type: path
   kube_version:
     description:
-      - 'The Kubernetes version charts are rendered for (C(helm template --kube-version)): Kubespray''s C(kube_version).'
+      - 'The Kubernetes version charts are rendered for (C(helm template --kube-version)): Kubespray''s
+        C(kube_version).'
     type: str
   namespace:
     description:
@@ -72,10 +79,12 @@ attributes:
     support: none
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_image_scan_linux_amd64) or C(offline_image_scan_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_image_scan_linux_amd64) or
+    C(offline_image_scan_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_scan --help).'
 seealso:
@@ -148,13 +157,29 @@ failed_items:
   elements: dict
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_image_scan is a Go binary module: its action plugin runs offline_image_scan_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'sources': {'type': 'list', 'elements': 'dict', 'required': True, 'options': {
+        'name': {'type': 'str', 'required': True},
+        'path': {'type': 'path', 'required': True},
+        'kind': {'type': 'str', 'required': True, 'choices': ['chart', 'manifest']},
+        'values': {'type': 'dict', 'default': {}},
+    }},
+    'files_dir': {'type': 'path'},
+    'helm': {'type': 'path'},
+    'kube_version': {'type': 'str'},
+    'namespace': {'type': 'str', 'default': ''},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_image_scan is a Go binary module: its action plugin runs '
+                         'offline_image_scan_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

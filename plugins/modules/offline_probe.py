@@ -14,12 +14,17 @@ version_added: 0.1.0
 description:
   - Runs on a node and reaches the mirror the way Kubespray's run will from there.
   - 'C(files): one file through C(files_repo) with the node''s own CA bundle, its checksum compared with Kubespray''s.'
-  - 'C(packages): C(apt-get update) or C(dnf makecache) from the mirror''s repository alone (the source M(airgap.kubespray.offline_repo_config) wrote; no other source can hide or fake the result), into a temporary folder, reporting the package manager''s own error.'
-  - 'C(containerd): where containerd runs, one image pulled through containerd''s CRI with C(crictl), as kubelet pulls it (so containerd''s C(config_path) and the C(hosts.toml) Kubespray writes decide the way); an image that was not there before is removed again. Without C(crictl), C(ctr content fetch-object --hosts-dir) resolves it through the same C(hosts.toml). Where containerd does not run, skipped with the reason.'
+  - 'C(packages): C(apt-get update) or C(dnf makecache) from the mirror''s repository alone (the source
+    M(airgap.kubespray.offline_repo_config) wrote; no other source can hide or fake the result), into a temporary
+    folder, reporting the package manager''s own error.'
+  - 'C(containerd): where containerd runs, one image pulled through containerd''s CRI with C(crictl), as kubelet pulls
+    it (so containerd''s C(config_path) and the C(hosts.toml) Kubespray writes decide the way); an image that was not
+    there before is removed again. Without C(crictl), C(ctr content fetch-object --hosts-dir) resolves it through the
+    same C(hosts.toml). Where containerd does not run, skipped with the reason.'
   - Each probe is C(ok), C(FAILED) or C(skipped) with a detail; the module fails when any probe failed.
   - Changes nothing on the node (C(changed) is always false), so it runs in check mode as well.
   - Part of the small node-side binary (with M(airgap.kubespray.offline_repo_config)).
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   probes:
     description:
@@ -36,8 +41,11 @@ options:
       - containerd
   file_url:
     description:
-      - 'C(files): a URL under C(files_repo) the node will download, as Kubespray evaluates it with the inventory''s offline variables.'
-      - Fetched (streamed, not stored) with the proxies of the node's environment and, over https, the node's own OS CA bundle (C(/etc/ssl/certs/ca-certificates.crt), C(/etc/pki/tls/certs/ca-bundle.crt), ...) and nothing else; certificates are always verified.
+      - 'C(files): a URL under C(files_repo) the node will download, as Kubespray evaluates it with the inventory''s
+        offline variables.'
+      - Fetched (streamed, not stored) with the proxies of the node's environment and, over https, the node's own OS CA
+        bundle (C(/etc/ssl/certs/ca-certificates.crt), C(/etc/pki/tls/certs/ca-bundle.crt), ...) and nothing else;
+        certificates are always verified.
       - 'Empty: the probe is skipped.'
     type: str
   file_checksum:
@@ -47,7 +55,8 @@ options:
     default: ""
   debian_repo:
     description:
-      - 'C(packages): Kubespray''s C(debian_repo) from offline.yml. On Debian the node''s apt source written by M(airgap.kubespray.offline_repo_config) must point there; set but missing is a failure.'
+      - 'C(packages): Kubespray''s C(debian_repo) from offline.yml. On Debian the node''s apt source written by
+        M(airgap.kubespray.offline_repo_config) must point there; set but missing is a failure.'
     type: str
   ubuntu_repo:
     description:
@@ -59,7 +68,8 @@ options:
     type: str
   image:
     description:
-      - 'C(containerd): the reference to pull, as Kubespray will pull it (e.g. the pause image). Empty: the probe is skipped.'
+      - 'C(containerd): the reference to pull, as Kubespray will pull it (e.g. the pause image). Empty: the probe is
+        skipped.'
     type: str
   containerd_socket:
     description:
@@ -68,12 +78,14 @@ options:
     default: /run/containerd/containerd.sock
   containerd_hosts_dir:
     description:
-      - containerd's C(config_path), where Kubespray writes C(<registry>/hosts.toml); reported, and given to C(ctr --hosts-dir) when there is no C(crictl).
+      - containerd's C(config_path), where Kubespray writes C(<registry>/hosts.toml); reported, and given to C(ctr --hosts-dir)
+        when there is no C(crictl).
     type: path
     default: /etc/containerd/certs.d
   root:
     description:
-      - 'The node''s filesystem root: os-release, the package sources, key and CA paths in them, the CA bundle, containerd''s socket and hosts dir are all read under it (a chroot; scratch roots in tests).'
+      - 'The node''s filesystem root: os-release, the package sources, key and CA paths in them, the CA bundle,
+        containerd''s socket and hosts dir are all read under it (a chroot; scratch roots in tests).'
       - The commands (C(apt-get), C(dnf), C(crictl), C(ctr)) are the host's own.
     type: path
     default: /
@@ -90,10 +102,12 @@ attributes:
     support: none
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_probe_linux_amd64) or C(offline_probe_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_probe_linux_amd64) or C(offline_probe_linux_arm64) by
+    the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_probe --help).'
 seealso:
@@ -160,13 +174,30 @@ table:
   elements: str
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_probe is a Go binary module: its action plugin runs offline_probe_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'probes': {'type': 'list', 'elements': 'str', 'default': ['files', 'packages', 'containerd'], 'choices': ['files', 'packages', 'containerd']},
+    'file_url': {'type': 'str'},
+    'file_checksum': {'type': 'str', 'default': ''},
+    'debian_repo': {'type': 'str'},
+    'ubuntu_repo': {'type': 'str'},
+    'yum_repo': {'type': 'str'},
+    'image': {'type': 'str'},
+    'containerd_socket': {'type': 'path', 'default': '/run/containerd/containerd.sock'},
+    'containerd_hosts_dir': {'type': 'path', 'default': '/etc/containerd/certs.d'},
+    'root': {'type': 'path', 'default': '/'},
+    'timeout': {'type': 'int', 'default': 60},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_probe is a Go binary module: its action plugin runs '
+                         'offline_probe_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

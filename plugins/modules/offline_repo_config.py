@@ -12,17 +12,24 @@ module: offline_repo_config
 short_description: Point apt, dnf/yum and pip at the offline mirror, reversibly
 version_added: 0.1.0
 description:
-  - 'Writes the repository configuration the host''s release uses: deb822 C(.sources) files on Ubuntu 24.04+ and Debian 12+, one-line C(.list) files before; C(.repo) files for dnf/yum; a global C(/etc/pip.conf).'
-  - Every file it replaces or moves aside is first copied, with a journal, into C(/var/lib/airgap-kubespray/repos/), so C(state=absent) puts the host back exactly as it was.
-  - 'Reads C(/etc/os-release): Ubuntu 20.04, 22.04, 24.04; Debian 11, 12, 13; RHEL, Rocky, AlmaLinux 8, 9, 10; Fedora. Anything else fails.'
-  - 'Idempotent: a second run reports C(changed=false). In check mode nothing is written; with C(--diff) each file''s change is shown.'
+  - 'Writes the repository configuration the host''s release uses: deb822 C(.sources) files on Ubuntu 24.04+ and Debian
+    12+, one-line C(.list) files before; C(.repo) files for dnf/yum; a global C(/etc/pip.conf).'
+  - Every file it replaces or moves aside is first copied, with a journal, into C(/var/lib/airgap-kubespray/repos/), so
+    C(state=absent) puts the host back exactly as it was.
+  - 'Reads C(/etc/os-release): Ubuntu 20.04, 22.04, 24.04; Debian 11, 12, 13; RHEL, Rocky, AlmaLinux 8, 9, 10; Fedora.
+    Anything else fails.'
+  - 'Idempotent: a second run reports C(changed=false). In check mode nothing is written; with C(--diff) each file''s
+    change is shown.'
   - Part of the small node-side binary (with M(airgap.kubespray.offline_probe)), as it runs on every node.
-author: airgap.kubespray contributors
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   state:
     description:
-      - C(present) points the host at the mirror; C(absent) restores every original file byte for byte (mode, owner and mtime included) and removes what was added.
-      - 'A file changed by someone else after C(present) wrote it (or put back after C(present) moved it) is never lost by C(absent): that version is kept beside it as C(<file>.airgap-kubespray-modified), which apt, dnf and pip do not read, with a warning.'
+      - C(present) points the host at the mirror; C(absent) restores every original file byte for byte (mode, owner and
+        mtime included) and removes what was added.
+      - 'A file changed by someone else after C(present) wrote it (or put back after C(present) moved it) is never lost
+        by C(absent): that version is kept beside it as C(<file>.airgap-kubespray-modified), which apt, dnf and pip do
+        not read, with a warning.'
       - Without the journal, C(absent) changes nothing, leaves the backups in place and says so.
     type: str
     default: present
@@ -39,21 +46,26 @@ options:
     type: str
   yum_repo:
     description:
-      - C(baseurl) of the repository for RHEL, Rocky, AlmaLinux and Fedora hosts, as Kubespray's C(yum_repo) (C($releasever) and C($basearch) are expanded by dnf).
+      - C(baseurl) of the repository for RHEL, Rocky, AlmaLinux and Fedora hosts, as Kubespray's C(yum_repo)
+        (C($releasever) and C($basearch) are expanded by dnf).
     type: str
   pypi_url:
     description:
-      - A PEP 503 simple index (e.g. C(http://mirror:8080/pypi/simple/)), written to the global C(/etc/pip.conf) so that root and every user's pip use it.
-      - Over plain HTTP its host becomes pip's C(trusted-host); over HTTPS the certificate is verified (with C(ca_path) if given).
+      - A PEP 503 simple index (e.g. C(http://mirror:8080/pypi/simple/)), written to the global C(/etc/pip.conf) so that
+        root and every user's pip use it.
+      - Over plain HTTP its host becomes pip's C(trusted-host); over HTTPS the certificate is verified (with C(ca_path)
+        if given).
     type: str
   disable_other_repos:
     description:
-      - Move every other apt source (C(sources.list), C(sources.list.d/*)) or yum repository (C(yum.repos.d/*.repo)) into the backup folder, so nothing reaches for the internet.
+      - Move every other apt source (C(sources.list), C(sources.list.d/*)) or yum repository (C(yum.repos.d/*.repo))
+        into the backup folder, so nothing reaches for the internet.
     type: bool
     default: true
   gpg_key:
     description:
-      - 'The mirror''s signing key, a file on the host (for dnf also a URL). With it, apt sources use C(Signed-By) and yum repositories C(gpgcheck=1); without it, apt sources are C(Trusted: yes) and C(gpgcheck=0), with a warning.'
+      - 'The mirror''s signing key, a file on the host (for dnf also a URL). With it, apt sources use C(Signed-By) and
+        yum repositories C(gpgcheck=1); without it, apt sources are C(Trusted: yes) and C(gpgcheck=0), with a warning.'
     type: path
   ca_path:
     description:
@@ -61,7 +73,8 @@ options:
     type: path
   apt_suites:
     description:
-      - apt suites. The default C(./) is a flat repository, as C(dpkg-scanpackages) makes (no components); for an archive-style mirror give e.g. C([bookworm, bookworm-updates]) and C(apt_components).
+      - apt suites. The default C(./) is a flat repository, as C(dpkg-scanpackages) makes (no components); for an
+        archive-style mirror give e.g. C([bookworm, bookworm-updates]) and C(apt_components).
     type: list
     elements: str
     default:
@@ -74,8 +87,10 @@ options:
     default: []
   root:
     description:
-      - The filesystem root to configure (a chroot, an image being built); its C(etc/os-release) decides the distribution.
-      - 'Below a root other than C(/), every path is resolved inside it: a symlink or a journal entry leading out of it is refused with an error naming it.'
+      - The filesystem root to configure (a chroot, an image being built); its C(etc/os-release) decides the
+        distribution.
+      - 'Below a root other than C(/), every path is resolved inside it: a symlink or a journal entry leading out of it
+        is refused with an error naming it.'
     type: path
     default: /
 attributes:
@@ -86,10 +101,12 @@ attributes:
     support: full
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_repo_config_linux_amd64) or C(offline_repo_config_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_repo_config_linux_amd64) or
+    C(offline_repo_config_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_repo_config --help).'
 seealso:
@@ -129,7 +146,8 @@ files:
       type: str
       sample: /etc/apt/sources.list.d/airgap-kubespray.sources
     action:
-      description: C(created), C(updated), C(replaced) (backed up, then overwritten), C(moved) (into the backup folder), C(restored) or C(removed).
+      description: C(created), C(updated), C(replaced) (backed up, then overwritten), C(moved) (into the backup folder),
+        C(restored) or C(removed).
       returned: always
       type: str
     backup:
@@ -148,13 +166,30 @@ backup_dir:
   sample: /var/lib/airgap-kubespray/repos
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_repo_config is a Go binary module: its action plugin runs offline_repo_config_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+    'debian_repo': {'type': 'str'},
+    'ubuntu_repo': {'type': 'str'},
+    'yum_repo': {'type': 'str'},
+    'pypi_url': {'type': 'str'},
+    'disable_other_repos': {'type': 'bool', 'default': True},
+    'gpg_key': {'type': 'path'},
+    'ca_path': {'type': 'path'},
+    'apt_suites': {'type': 'list', 'elements': 'str', 'default': ['./']},
+    'apt_components': {'type': 'list', 'elements': 'str', 'default': []},
+    'root': {'type': 'path', 'default': '/'},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_repo_config is a Go binary module: its action plugin runs '
+                         'offline_repo_config_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

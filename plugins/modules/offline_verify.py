@@ -12,13 +12,17 @@ module: offline_verify
 short_description: Check that the offline mirror holds every file and image Kubespray will ask for
 version_added: 0.1.0
 description:
-  - Fetches every file (checking its sha256 against Kubespray's) and resolves every image (checking its platforms) exactly as given, and fails listing each missing or wrong item by name.
-  - Changes nothing. Used by the C(airgap.kubespray.verify) playbook, which asks Kubespray for the lists with the inventory's offline variables.
-author: airgap.kubespray contributors
+  - Fetches every file (checking its sha256 against Kubespray's) and resolves every image (checking its platforms)
+    exactly as given, and fails listing each missing or wrong item by name.
+  - Changes nothing. Used by the C(airgap.kubespray.verify) playbook, which asks Kubespray for the lists with the
+    inventory's offline variables.
+author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   files:
     description:
-      - 'Files Kubespray will download (from a manifest evaluated with the offline variables: C(airgap.kubespray.manifest_items(manifest, ''verify'')).files; other keys are refused): each is fetched (streamed, not stored) and its sha256 compared with C(checksum).'
+      - 'Files Kubespray will download (from a manifest evaluated with the offline variables:
+        C(airgap.kubespray.manifest_items(manifest, ''verify'')).files; other keys are refused): each is fetched
+        (streamed, not stored) and its sha256 compared with C(checksum).'
     type: list
     elements: dict
     default: []
@@ -39,7 +43,8 @@ options:
         default: ""
   images:
     description:
-      - 'Images Kubespray will pull (C(airgap.kubespray.manifest_items(manifest, ''verify'')).images; other keys are refused): each must resolve in its registry, for every arch in C(arches).'
+      - 'Images Kubespray will pull (C(airgap.kubespray.manifest_items(manifest, ''verify'')).images; other keys are
+        refused): each must resolve in its registry, for every arch in C(arches).'
     type: list
     elements: dict
     default: []
@@ -61,8 +66,11 @@ options:
         default: []
   bundle_images:
     description:
-      - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.'
-      - Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.
+      - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the
+        very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that
+        tag fails, naming both digests.'
+      - Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked
+        for presence and platforms only; without this option no digest is compared.
     type: path
   concurrency:
     description:
@@ -71,7 +79,8 @@ options:
     default: 8
   timeout:
     description:
-      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a server silent for longer counts as a failed attempt.
+      - Seconds to wait for a connection, for response headers, and for more data while reading a response; a server
+        silent for longer counts as a failed attempt.
     type: int
     default: 30
 attributes:
@@ -82,12 +91,14 @@ attributes:
     support: none
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
+    support: full
     platforms: posix
     description: Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target.
 extends_documentation_fragment:
   - airgap.kubespray.registry_access
 notes:
-  - This is a Go binary module. Its action plugin picks C(offline_verify_linux_amd64) or C(offline_verify_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
+  - This is a Go binary module. Its action plugin picks C(offline_verify_linux_amd64) or C(offline_verify_linux_arm64)
+    by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_verify --help).'
 seealso:
@@ -120,13 +131,40 @@ totals:
   type: dict
 '''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': 'airgap.kubespray.offline_verify is a Go binary module: its action plugin runs offline_verify_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = {
+    'files': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'name': {'type': 'str'},
+        'url': {'type': 'str', 'required': True},
+        'checksum': {'type': 'str', 'default': ''},
+    }},
+    'images': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'name': {'type': 'str'},
+        'source': {'type': 'str', 'required': True},
+        'arches': {'type': 'list', 'elements': 'str', 'default': []},
+    }},
+    'bundle_images': {'type': 'path'},
+    'auth': {'type': 'raw', 'options': {
+        'registry': {'type': 'str'},
+        'username': {'type': 'str'},
+        'password': {'type': 'str', 'no_log': True},
+    }},
+    'ca_path': {'type': 'path'},
+    'validate_certs': {'type': 'bool', 'default': True},
+    'insecure_registries': {'type': 'list', 'elements': 'str', 'default': []},
+    'concurrency': {'type': 'int', 'default': 8},
+    'timeout': {'type': 'int', 'default': 30},
+}
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[])
+    module.fail_json(msg='airgap.kubespray.offline_verify is a Go binary module: its action plugin runs '
+                         'offline_verify_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()

@@ -191,7 +191,7 @@ class Evaluation(object):
         mirror_images = self._mirror_images(render)
         out = {'kube_version': kube_version, 'files': files, 'images': images, 'left_out': skipped,
                'mirror_images': mirror_images,
-               'quirks': [self._quirk_summary(q) for _, q in sorted(applied.items())]}
+               'quirks': [self._quirk_summary(applied[k]) for k in sorted(applied)]}
         if self.check_offline_vars:
             out['offline_vars_missing'] = self._offline_vars_missing(render, applied)
         return out

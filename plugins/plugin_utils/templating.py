@@ -11,7 +11,7 @@ import re
 from ansible.errors import AnsibleError
 
 try:  # ansible-core >= 2.19 only templates strings marked as trusted
-    from ansible.template import trust_as_template  # noqa: F401  (re-exported)
+    from ansible.template import trust_as_template  # noqa: F401 (re-exported) pylint: disable=unused-import
 except ImportError:  # ansible-core < 2.19 templates every string
     def trust_as_template(value):
         return value

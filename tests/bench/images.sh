@@ -151,6 +151,7 @@ prepare_set() {
   mkdir -p "$SET"
   # shellcheck disable=SC2086 # IMAGESET_ARGS is a list of words on purpose
   (cd "$REPO" && CGO_ENABLED=0 go build -o "$BENCH_DIR/bin/imageset" ./tests/tools/imageset) || die "building tests/tools/imageset failed"
+  # shellcheck disable=SC2086 # IMAGESET_ARGS: several arguments, split on purpose
   "$BENCH_DIR/bin/imageset" --out "$SET" --registry "$UPSTREAM_ADDR" $IMAGESET_ARGS >"$BENCH_DIR/imageset.log" 2>&1 ||
     { tail -n 20 "$BENCH_DIR/imageset.log" >&2; die "the image set generator failed"; }
   sed 's/^/    /' "$BENCH_DIR/imageset.log" >&2
@@ -239,9 +240,9 @@ run_push() {
 # schema 2 manifests as pulled has none), and its docker-archive: transport does not read a
 # gzipped tarball, so each one is gunzipped to a temporary file first.
 run_skopeo() {
-  local ref tgt mode kind all f
+  local ref tgt mode all f
   if [ "$SKOPEO_SOURCE" = oci ]; then
-    while IFS=$'\t' read -r ref tgt mode kind; do
+    while IFS=$'\t' read -r ref tgt mode _; do
       all=()
       [ "$mode" = all ] && all=(--all)
       skopeo_ copy -q "${all[@]}" --dest-tls-verify=false "oci:$LAYOUT:$ref" "docker://$REG/$tgt" \
@@ -497,7 +498,7 @@ report() {
   )
   printf '%-36s %9s %9s %10s %10s %10s %11s\n' tool "first s" "rerun s" "/nerdctl" "/podman" "/skopeo" "pushed MB"
   printf '%-36s %9s %9s %10s %10s %10s %11s\n' ------------------------------------ --------- --------- ---------- ---------- ---------- -----------
-  local t r
+  local t
   for t in push skopeo nerdctl podman; do
     has_tool "$t" || continue
     local rn=- rp=- rs=-

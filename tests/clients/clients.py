@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Kubespray's own clients against the demo mirror: what a node will fetch, fetched as the node does.
 
     tests/clients/clients.py check [--only images|files] [--node NODE] [--evaluation MANIFEST]
@@ -461,7 +460,7 @@ def check(only=None, node=None, clients=('crictl', 'ctr'), evaluation=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     sub = ap.add_subparsers(dest='command', required=True)
     c = sub.add_parser('check', help='pull every image and fetch every file as a node does')
     c.add_argument('--only', choices=['images', 'files'])

@@ -10,7 +10,7 @@
 #   /opt/containerd) stays in the namespace;
 # - tmpfs on ROOT (containerd's root): images and snapshots go when the namespace goes.
 set -eu
-[ $# -ge 4 ] && [ "$3" = -- ] || { echo "usage: $0 NODE_ETC_CONTAINERD ROOT -- CMD..." >&2; exit 2; }
+if [ $# -lt 4 ] || [ "$3" != -- ]; then echo "usage: $0 NODE_ETC_CONTAINERD ROOT -- CMD..." >&2; exit 2; fi
 node_etc=$1 root=$2
 shift 3
 [ -d "$node_etc" ] || { echo "node.sh: no $node_etc (run the repos playbook)" >&2; exit 2; }

@@ -449,7 +449,7 @@ def up():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     ap.add_argument('command', nargs='?', default='up', choices=['up', 'download', 'mirror', 'repos', 'verify', 'verify-nodes', 'down'])
     ap.add_argument('--check', action='store_true', help='verify, verify-nodes: run the playbook in check mode')
     opts = ap.parse_args()

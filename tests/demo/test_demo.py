@@ -24,7 +24,6 @@ import glob
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import ssl

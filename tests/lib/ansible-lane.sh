@@ -8,6 +8,8 @@
 #                                                wall and CPU minutes; fails if any lane failed.
 #                                                AIRGAP_LANE_JOBS=2: two lanes at once
 #   tests/lib/ansible-lane.sh list               the lanes, one a line
+#   tests/lib/ansible-lane.sh unpack-trixie DIR PKG...  Debian trixie's PKGs unpacked into DIR/root
+#                                                (how lane 2.19 is made; tests/sanity/run.sh's pylint)
 #
 # Lanes (Kubespray's own pins, playbooks/ansible_version.yml):
 #   2.14  Debian 12's ansible-core (the `ansible` package tests/setup-host.sh installs); the oldest
@@ -39,11 +41,12 @@ wrappers() {
   mkdir -p "$dir/bin.tmp"
   for cmd in "${commands[@]}"; do
     [ -e "$dir/$scripts/$cmd" ] || continue
+    # shellcheck disable=SC2016 # ${PYTHONPATH...} and $@ are the wrapper's, expanded when it runs
     printf '#!/bin/sh\nPYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}" exec /usr/bin/python3 "%s" "$@"\n' \
       "$final/$lib" "$final/$scripts/$cmd" >"$dir/bin.tmp/$cmd"
     chmod 755 "$dir/bin.tmp/$cmd"
   done
-  rm -rf "$dir/bin"
+  rm -rf "${dir:?}/bin"
   mv "$dir/bin.tmp" "$dir/bin"
 }
 
@@ -65,11 +68,11 @@ install_vendor() {  # LANE TARBALL
   fi
 }
 
-install_trixie() {  # LANE PACKAGE
-  local lane=$1 pkg=$2 dir=$cache/ansible/$1
-  [ -x "$dir/bin/ansible-playbook" ] && return 0
-  local work=$dir.tmp
-  rm -rf "$work"
+# unpack_trixie DIR PACKAGE...: Debian trixie's PACKAGEs (no dependencies) downloaded with apt-get
+# (signatures checked with the archive keyring) and unpacked into DIR/root; nothing is installed.
+unpack_trixie() {
+  local work=$1
+  shift
   mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
   : >"$work/apt/status"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${AIRGAP_DEBIAN_MIRROR:-http://deb.debian.org/debian} trixie main" \
@@ -78,9 +81,18 @@ install_trixie() {  # LANE PACKAGE
     -o Dir::State::Lists="$work/apt/lists" -o Dir::State::status="$work/apt/status"
     -o Dir::Cache="$work/apt/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   apt-get "${opts[@]}" update >/dev/null
-  (cd "$work/deb" && apt-get "${opts[@]}" download "$pkg" >/dev/null)
-  dpkg-deb -x "$work"/deb/"$pkg"_*.deb "$work/root"
+  (cd "$work/deb" && apt-get "${opts[@]}" download "$@" >/dev/null)
+  local deb
+  for deb in "$work"/deb/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
   rm -rf "$work/apt" "$work/deb"
+}
+
+install_trixie() {  # LANE PACKAGE
+  local lane=$1 pkg=$2 dir=$cache/ansible/$1
+  [ -x "$dir/bin/ansible-playbook" ] && return 0
+  local work=$dir.tmp
+  rm -rf "$work"
+  unpack_trixie "$work" "$pkg"
   wrappers "$work" "$dir" root/usr/lib/python3/dist-packages root/usr/bin
   rm -rf "$dir"
   mv "$work" "$dir"
@@ -157,7 +169,6 @@ case ${1:-} in
       done
     else
       running=()
-      shown=0
       for lane in "${each[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
         one "$lane" "$@" &
@@ -186,5 +197,10 @@ case ${1:-} in
     exit $bad
     ;;
   list) printf '%s\n' "${lanes[@]}" ;;
-  *) die "usage: $0 install LANE | run LANE CMD... | each \"LANES\" CMD... | list" ;;
+  unpack-trixie)
+    [ $# -ge 3 ] || die "usage: $0 unpack-trixie DIR PACKAGE..."
+    shift
+    unpack_trixie "$@"
+    ;;
+  *) die "usage: $0 install LANE | run LANE CMD... | each \"LANES\" CMD... | list | unpack-trixie DIR PKG..." ;;
 esac

@@ -10,6 +10,7 @@ failed=()
 # COMMAND runs with errexit and pipefail: its first failing command fails the check.
 check() {
   local name=$1 log start rc=0
+  # shellcheck disable=SC2154 # tmp: the sourcing suite's scratch folder
   log=$tmp/logs/$(echo "$1" | tr -cs 'a-zA-Z0-9' '-' | sed 's/-$//').log
   shift
   printf '%-66s ' "$name"

@@ -67,8 +67,9 @@ def _cilium_chart(url):
             'operator': {'image': {'repository': 'quay.io/cilium/operator', 'tag': 'v' + version, 'useDigest': True,
                                    'genericDigest': 'sha256:' + hashlib.sha256(b'operator' + version.encode()).hexdigest(),
                                    'suffix': ''}},
-            'hubble': {'enabled': True, 'relay': {'enabled': False, 'image': {'repository': 'quay.io/cilium/hubble-relay',
-                                                                             'tag': 'v' + version}},
+            'hubble': {'enabled': True,
+                       'relay': {'enabled': False, 'image': {'repository': 'quay.io/cilium/hubble-relay',
+                                                             'tag': 'v' + version}},
                        'ui': {'enabled': False}},
         }),
         # As cilium's own helper: the operator image is <repository>-<cloud><suffix>, generic here.

@@ -701,7 +701,6 @@ class DownloadPipeline(unittest.TestCase):
             subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
             subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
 
-
     def mirror_then_verify(self, release, inv, work, bundle, vars_file):
         root = os.path.join(work, 'admin-root')  # the admin node's package config, as a scratch tree
         os.makedirs(os.path.join(root, 'etc', 'apt'), exist_ok=True)

@@ -37,8 +37,9 @@ for cmd in ansible-playbook debootstrap dpkg-scanpackages apt-ftparchive gpg gpg
   command -v "$cmd" >/dev/null || { echo "run.sh: $cmd not found (run tests/setup-host.sh)" >&2; exit 1; }
 done
 [ -d "$release/roles/system_packages" ] || { echo "run.sh: no Kubespray 2.31.0 at $release" >&2; exit 1; }
-tarball=$(ls "$repo"/build/airgap-kubespray-*.tar.gz 2>/dev/null | head -1)
-[ -n "$tarball" ] || { echo "run.sh: run make collection first" >&2; exit 1; }
+tarballs=("$repo"/build/airgap-kubespray-*.tar.gz)
+tarball=${tarballs[0]}
+[ -f "$tarball" ] || { echo "run.sh: run make collection first" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/airgap-os-repos.XXXXXX")
 chmod 755 "$tmp" # nginx workers run unprivileged
@@ -146,6 +147,7 @@ install_in_root() {
   tail -n 3 "$tmp/install.log"
   local p missing=()
   for p in $(debian_packages); do
+    # shellcheck disable=SC2016 # dpkg-query's own ${Status} field
     in_root "$r" dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] || fail "not installed: ${missing[*]}"
@@ -236,6 +238,7 @@ check "rpm: signed createrepo_c metadata read by dnf, tampering refused" rpm_met
 check "bootstrap.sh: bundle only: file: repo, python3, venv, pip --no-index; reruns idempotent" bootstrap
 
 echo
+# shellcheck disable=SC2154 # passed, failed: set by tests/lib/checks.sh
 echo "PASS: ${#passed[@]}  FAIL: ${#failed[@]}"
 for name in "${failed[@]}"; do echo "  FAIL: $name"; done
 [ ${#failed[@]} -eq 0 ]

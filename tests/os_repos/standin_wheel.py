@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes a stand-in wheel for bootstrap.sh's pip step, which PyPI (unreachable here) would
 otherwise fill with ansible-core: a pure-Python package `ansible-core` whose console script
 `ansible` prints "ansible [core VERSION]" like the real one. Only bootstrap.sh's own logic is under

@@ -552,6 +552,7 @@ fi
 [ "$protect" = 1 ] && echo "module runs: host /etc and /var/lib read-only (private mount namespace)" ||
   echo "module runs: NOT in a read-only namespace (unshare -m not allowed here)"
 echo "total: $(/usr/bin/python3 -c "print('%.0f' % ($(date +%s.%N) - $run_start))") s"
+# shellcheck disable=SC2154 # passed, failed: set by tests/lib/checks.sh
 echo "PASS: ${#passed[@]}  FAIL: ${#failed[@]}"
 for name in "${failed[@]}"; do
   echo "  FAIL: $name"

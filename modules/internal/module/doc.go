@@ -20,14 +20,14 @@ func (m *Module) DocStub() (string, error) {
 		"short_description", m.Doc.ShortDescription,
 		"version_added", "0.1.0",
 		"description", m.Doc.Description,
-		"author", orDefault(m.Doc.Author, "airgap.kubespray contributors"),
+		"author", orDefault(m.Doc.Author, "airgap.kubespray contributors (@airgap-kubespray)"),
 		"options", optionsNode(own),
 		"attributes", mapping(
 			"check_mode", mapping("support", orDefault(m.Doc.CheckMode, "full"),
 				"description", "Can run in check_mode and return changed status prediction without modifying target."),
 			"diff_mode", mapping("support", orDefault(m.Doc.DiffMode, "full"),
 				"description", "Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode."),
-			"platform", mapping("platforms", "posix",
+			"platform", mapping("support", "full", "platforms", "posix",
 				"description", "Runs as a static Go binary on Linux amd64 and arm64 targets; no Python needed on the target."),
 		),
 	)
@@ -55,10 +55,16 @@ func (m *Module) DocStub() (string, error) {
 		}
 	}
 	docYAML, err := render(doc)
+	if err == nil {
+		docYAML, err = foldYAML(docYAML, stubMaxLine)
+	}
 	if err != nil {
 		return "", err
 	}
 	retYAML, err := render(returnsNode(m.Doc.Return))
+	if err == nil {
+		retYAML, err = foldYAML(retYAML, stubMaxLine)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -86,17 +92,23 @@ EXAMPLES = r'''
 RETURN = r'''
 %[4]s'''
 
-if __name__ == '__main__':
-    import json
-    import sys
+from ansible.module_utils.basic import AnsibleModule
 
-    print(json.dumps({
-        'failed': True,
-        'msg': '%[5]s.%[1]s is a Go binary module: its action plugin runs %[1]s_linux_<arch>; '
-               'this file only documents it.',
-    }))
-    sys.exit(1)
-`, m.Name, docYAML, strings.TrimLeft(m.Doc.Examples, "\n"), retYAML, Collection)
+# The module's options, generated from the same spec as DOCUMENTATION.
+ARGUMENT_SPEC = %[6]s
+
+
+def main():
+    """Only documents the module (and its arguments): the Go binary does the work."""
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=%[7]s, mutually_exclusive=%[8]s)
+    module.fail_json(msg='%[5]s.%[1]s is a Go binary module: its action plugin runs '
+                         '%[1]s_linux_<arch>; this file only documents it.')
+
+
+if __name__ == '__main__':
+    main()
+`, m.Name, docYAML, strings.TrimLeft(m.Doc.Examples, "\n"), retYAML, Collection,
+		pyArgSpec(m.Spec.Options, ""), pyValue(m.Doc.CheckMode != "none"), pyList(m.Spec.MutuallyExclusive))
 	return b.String(), nil
 }
 
@@ -123,9 +135,7 @@ func optionsNode(opts []Option) *yaml.Node {
 		if len(o.Aliases) > 0 {
 			appendPairs(on, "aliases", o.Aliases)
 		}
-		if o.NoLog {
-			appendPairs(on, "no_log", true)
-		}
+		// no_log is the argument spec's (ARGUMENT_SPEC in the stub), not a documentation key.
 		if len(o.Options) > 0 {
 			appendPairs(on, "suboptions", optionsNode(o.Options))
 		}

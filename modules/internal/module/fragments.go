@@ -168,6 +168,9 @@ func FragmentByName(name string) (*Fragment, error) {
 // DocFragment renders plugins/doc_fragments/<name>.py, the fragment's one documentation.
 func (f *Fragment) DocFragment() (string, error) {
 	docYAML, err := render(mapping("options", optionsNode(f.Options)))
+	if err == nil {
+		docYAML, err = foldYAML(docYAML, stubMaxLine)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -235,7 +235,7 @@ func TestDocStub(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"DOCUMENTATION = r'''", "EXAMPLES = r'''", "RETURN = r'''", "module: demo",
-		"      url:\n", "no_log: true", "choices:", "aliases:", "mutually exclusive", "DO NOT EDIT"} {
+		"      url:\n", "\x27no_log\x27: True", "choices:", "aliases:", "mutually exclusive", "DO NOT EDIT"} {
 		if !strings.Contains(stub, want) {
 			t.Errorf("stub lacks %q", want)
 		}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: airgap.kubespray contributors
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Pack a folder into a tarball of the bundle, again only when the folder changed. One JSON line on
@@ -62,7 +61,8 @@ def git_files(src):
     """Paths git tracks under src (relative to src), or None when src is not in a git work tree."""
     try:
         p = subprocess.run(['git', '-C', src, 'ls-files', '-z', '--cached', '--recurse-submodules'],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS='0'))
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS='0'),
+                           check=False)
     except OSError:
         return None
     if p.returncode != 0:

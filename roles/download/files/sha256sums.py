@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write BUNDLE/SHA256SUMS (sha256sum -c format) over every file of the bundle, atomically.
 Prints "changed" when the file's content changed."""
 import hashlib
