@@ -48,6 +48,7 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'lib'))
 from standin import images_inside, stand_in_files  # noqa: E402
+import results  # noqa: E402
 
 DEMO = os.path.abspath(os.environ.get('AIRGAP_DEMO_DIR', os.path.join(REPO, '.demo')))
 STATE = os.path.join(DEMO, 'state.json')
@@ -135,12 +136,20 @@ def env():
                 PATH='/usr/local/go/bin:' + os.environ.get('PATH', ''))
 
 
+def results_path(log):
+    """Where run(..., log) keeps the task results of its Ansible run (JSON lines)."""
+    return os.path.join(DEMO, 'logs', log + '.results.jsonl')
+
+
 def run(args, log, **kw):
-    """Runs a command with its output in .demo/logs/<log>.log (and echoed on failure)."""
+    """Runs a command with its output in .demo/logs/<log>.log (and echoed on failure); an Ansible
+    run's task results, as the modules returned them, go to .demo/logs/<log>.results.jsonl
+    (tests/lib/results.py reads them)."""
     os.makedirs(os.path.join(DEMO, 'logs'), exist_ok=True)
     path = os.path.join(DEMO, 'logs', log + '.log')
+    e = dict(kw.pop('env', env()), **results.callback_env(results_path(log)))
     with open(path, 'w') as f:
-        p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=kw.pop('env', env()), cwd=kw.pop('cwd', DEMO), **kw)
+        p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=e, cwd=kw.pop('cwd', DEMO), **kw)
     with open(path) as f:
         out = f.read()
     if p.returncode != 0:

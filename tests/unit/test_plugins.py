@@ -182,7 +182,7 @@ class QuirksLoaderTest(unittest.TestCase):
                 f.write(text)
         return load_quirks(DataLoader(), paths), paths
 
-    def test_a_later_file_replaces_a_quirk_by_id(self):
+    def test_later_file_replaces_a_quirk_by_id(self):
         quirks, _ = self.load('- {id: a, summary: shipped}\n- {id: b}\n', '', '- {id: a, summary: mine}\n')
         self.assertEqual([(q['id'], q.get('summary')) for q in quirks], [('b', None), ('a', 'mine')])
 
