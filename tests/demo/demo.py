@@ -147,7 +147,9 @@ def run(args, log, **kw):
     (tests/lib/results.py reads them)."""
     os.makedirs(os.path.join(DEMO, 'logs'), exist_ok=True)
     path = os.path.join(DEMO, 'logs', log + '.log')
-    e = dict(kw.pop('env', env()), **results.callback_env(results_path(log)))
+    e = kw.pop('env', None) or env()
+    if args[0] == 'ansible-playbook':
+        e = dict(e, **results.callback_env(results_path(log)))
     with open(path, 'w') as f:
         p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=e, cwd=kw.pop('cwd', DEMO), **kw)
     with open(path) as f:

@@ -36,9 +36,8 @@ class KubesprayResolution(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix='airgap-demo-kubespray-')
         # A copy of the demo's script (and the helper it imports) in <tmp>/repo: <tmp>/shared is absent.
         cls.repo = os.path.join(cls.tmp, 'repo')
-        for rel in ('tests/demo/demo.py', 'tests/demo/hosts.yaml', 'tests/lib/standin.py'):
-            os.makedirs(os.path.dirname(os.path.join(cls.repo, rel)), exist_ok=True)
-            shutil.copy(os.path.join(REPO, rel), os.path.join(cls.repo, rel))
+        for rel in ('tests/demo', 'tests/lib'):
+            shutil.copytree(os.path.join(REPO, rel), os.path.join(cls.repo, rel), ignore=shutil.ignore_patterns('__pycache__'))
         # The stand-in for github.com/kubernetes-sigs/kubespray: Kubespray 2.31's files tagged v2.31.0,
         # then one more commit on the branch.
         src = os.path.join(cls.tmp, 'src')

@@ -368,9 +368,10 @@ class ManifestErrors(unittest.TestCase):
         inv = make_inventory(self.release, 'badversion', [('k8s_cluster/k8s-cluster.yml', 'kube_version', '1.99.0')])
         p = run_manifest(self.release, inv, check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertRegex(p.stdout, r'downloads\.\w+\.\w+ \(\{\{ \w+ \}\}\) does not render')
-        self.assertIn("'1.99'", p.stdout, 'the message names the missing key')
-        self.assertIn('kube_version', p.stdout)
+        msg = results.failure(p.results)
+        self.assertRegex(msg, r'downloads\.\w+\.\w+ \(\{\{ \w+ \}\}\) does not render')
+        self.assertIn("'1.99'", msg, 'the message names the missing key')
+        self.assertIn('kube_version', msg)
 
 
 class ManifestServesKubespray(unittest.TestCase):
