@@ -95,7 +95,7 @@ class Clients(unittest.TestCase):
         if cls.started:
             sh(sys.executable, DEMO_PY, 'down')
 
-    def test_a_every_image_pulled_by_both_clients(self):
+    def test_every_image_pulled_by_both_clients(self):
         res, m = self.res, self.manifest
         self.assertEqual(res['failed'], [], 'items failed: %s' % res['failed'])
         self.assertEqual(self.code, 0)
@@ -113,7 +113,7 @@ class Clients(unittest.TestCase):
                 self.assertTrue(r['ref'].startswith(registry) or r['ref'] in upstream, r['ref'])
                 self.assertTrue(r['ok'] and r['listed'], r)
 
-    def test_a_containerd_is_kubesprays(self):
+    def test_containerd_is_kubesprays(self):
         res = self.res
         want = res['versions']['containerd_version']
         self.assertEqual(res['rendered']['containerd_version'], want)
@@ -123,7 +123,7 @@ class Clients(unittest.TestCase):
         self.assertEqual(os.path.basename(res['tools']['containerd']['dir']), 'containerd-' + want)
         self.assertEqual(os.path.basename(res['tools']['crictl']['dir']), 'crictl-' + clients.CRICTL_VERSION)
 
-    def test_a_hosts_toml_is_kubesprays_with_the_ca(self):
+    def test_hosts_toml_is_kubesprays_with_the_ca(self):
         """The rendered files: the registry behind TLS with the node's CA, no skip_verify."""
         rendered = self.res['rendered']
         with open(rendered['config'], 'rb') as f:
@@ -145,7 +145,7 @@ class Clients(unittest.TestCase):
             self.assertTrue(ca.startswith('/etc/containerd/'), ca)
             self.assertTrue(os.path.isfile(os.path.join(node_etc, os.path.relpath(ca, '/etc/containerd'))), ca)
 
-    def test_a_every_file_fetched_by_kubesprays_download_file(self):
+    def test_every_file_fetched_by_kubesprays_download_file(self):
         res, m = self.res, self.manifest
         files = res['files']
         # Every file of the evaluation: fetched, or skipped as no entry of Kubespray's downloads
@@ -161,7 +161,7 @@ class Clients(unittest.TestCase):
             self.assertTrue(r['ok'], r)
             self.assertEqual(r['sha256'], r['checksum'], r['name'])  # Kubespray's checksum, on the fetched file
 
-    def test_b_with_another_ca_tls_fails(self):
+    def test_with_another_ca_tls_fails(self):
         """The node's CA replaced by another one: no image can be pulled (TLS is verified)."""
         rendered = self.res['rendered']
         registry = '127.0.0.1:%d' % self.mirror['registry_port']
@@ -181,7 +181,7 @@ class Clients(unittest.TestCase):
                 self.assertFalse(r['ok'], r)
                 self.assertIn('x509', r['error'], r)
 
-    def test_c_a_missing_image_is_named(self):
+    def test_missing_image_is_named(self):
         tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
         images = self.manifest['images']
         # One Kubespray names on the registry, and one a manifest names by its upstream registry
@@ -203,7 +203,7 @@ class Clients(unittest.TestCase):
         self.assertEqual((code, res['failed']), (0, []))
         self.assertEqual({n: t['built'] for n, t in res['tools'].items()}, {'containerd': False, 'crictl': False})
 
-    def test_d_a_missing_file_is_named(self):
+    def test_missing_file_is_named(self):
         files = [f for f in self.manifest['files'] if f.get('origin') == 'downloads' and not f.get('purpose')]
         f = files[len(files) // 2]
         # The files server serves the bundle's files/ at files_repo.
@@ -220,7 +220,7 @@ class Clients(unittest.TestCase):
         code, res = check('--only', 'files', '--evaluation', self.evaluation)
         self.assertEqual((code, res['failed']), (0, []))
 
-    def test_e_tools_reused(self):
+    def test_tools_reused(self):
         """A second tools run reuses the cached binaries (nothing rebuilt, files untouched)."""
         dirs = [t['dir'] for t in self.res['tools'].values()]
         before = {os.path.join(d, b): os.stat(os.path.join(d, b)).st_mtime_ns for d in dirs for b in os.listdir(d)}

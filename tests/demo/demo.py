@@ -12,8 +12,9 @@
 
 Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
   .demo/collections/   the built collection, installed from build/airgap-kubespray-*.tar.gz
-  .demo/inventory/     Kubespray's sample group_vars, shared/kubespray/hosts.yaml, and the generated
+  .demo/inventory/     Kubespray's sample group_vars, tests/demo/hosts.yaml, and the generated
                        group_vars/all/offline.yml
+  .demo/kubespray-v2.31.0/  Kubespray, cloned at v2.31.0 when no other checkout is given (below)
   .demo/checksums.yml  Kubespray's checksum variables pointed at the stand-in files (role vars:
                        given as extra vars, -e @.demo/checksums.yml)
   .demo/upstream/      the stand-in internet: a registry holding a generated image under every name
@@ -24,7 +25,11 @@ Nothing leaves 127.0.0.1 and nothing outside .demo/ is written:
   .demo/nodes/<host>/  the cluster nodes' package configuration, as scratch roots (repos playbook)
   .demo/state.json     ports and timings
 
-Kubespray's variable files come from AIRGAP_DEMO_KUBESPRAY (default ../shared/kubespray/v2.31.0).
+Kubespray comes from AIRGAP_DEMO_KUBESPRAY (a path to a Kubespray checkout) when set, else from
+../shared/kubespray/v2.31.0 (this repository's CI) when there, else `up` clones it
+(git clone --depth 1 --branch v2.31.0 AIRGAP_DEMO_KUBESPRAY_REPO, default
+https://github.com/kubernetes-sigs/kubespray.git) into .demo/kubespray-v2.31.0 and reuses that clone
+afterwards. `tests/demo/demo.py kubespray` does only that step and prints the checkout's path.
 AIRGAP_DEMO_DIR moves .demo/ elsewhere (two demos at once need two folders).
 """
 import argparse
@@ -43,11 +48,28 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'lib'))
 from standin import images_inside, stand_in_files  # noqa: E402
+import results  # noqa: E402
 
 DEMO = os.path.abspath(os.environ.get('AIRGAP_DEMO_DIR', os.path.join(REPO, '.demo')))
 STATE = os.path.join(DEMO, 'state.json')
-KUBESPRAY = os.path.abspath(os.environ.get('AIRGAP_DEMO_KUBESPRAY', os.path.join(REPO, '..', 'shared', 'kubespray', 'v2.31.0')))
-HOSTS = os.environ.get('AIRGAP_DEMO_HOSTS', os.path.join(os.path.dirname(KUBESPRAY), 'hosts.yaml'))
+KUBESPRAY_TAG = 'v2.31.0'
+KUBESPRAY_REPO = os.environ.get('AIRGAP_DEMO_KUBESPRAY_REPO', 'https://github.com/kubernetes-sigs/kubespray.git')
+KUBESPRAY_SHARED = os.path.join(REPO, '..', 'shared', 'kubespray', KUBESPRAY_TAG)
+KUBESPRAY_CLONE = os.path.join(DEMO, 'kubespray-' + KUBESPRAY_TAG)
+
+
+def kubespray_path():
+    """Where the demo's Kubespray is: AIRGAP_DEMO_KUBESPRAY, else ../shared's when there, else the
+    clone in .demo/ (made by ensure_kubespray)."""
+    if os.environ.get('AIRGAP_DEMO_KUBESPRAY'):
+        return os.path.abspath(os.environ['AIRGAP_DEMO_KUBESPRAY'])
+    if os.path.isdir(KUBESPRAY_SHARED):
+        return os.path.abspath(KUBESPRAY_SHARED)
+    return KUBESPRAY_CLONE
+
+
+KUBESPRAY = kubespray_path()
+HOSTS = os.environ.get('AIRGAP_DEMO_HOSTS', os.path.join(REPO, 'tests', 'demo', 'hosts.yaml'))
 NGINX = os.path.join(REPO, 'tests', 'lib', 'nginx.sh')
 REGISTRY = os.path.join(REPO, 'tests', 'lib', 'registry.sh')
 INVENTORY = os.path.join(DEMO, 'inventory')
@@ -114,12 +136,22 @@ def env():
                 PATH='/usr/local/go/bin:' + os.environ.get('PATH', ''))
 
 
+def results_path(log):
+    """Where run(..., log) keeps the task results of its Ansible run (JSON lines)."""
+    return os.path.join(DEMO, 'logs', log + '.results.jsonl')
+
+
 def run(args, log, **kw):
-    """Runs a command with its output in .demo/logs/<log>.log (and echoed on failure)."""
+    """Runs a command with its output in .demo/logs/<log>.log (and echoed on failure); an Ansible
+    run's task results, as the modules returned them, go to .demo/logs/<log>.results.jsonl
+    (tests/lib/results.py reads them)."""
     os.makedirs(os.path.join(DEMO, 'logs'), exist_ok=True)
     path = os.path.join(DEMO, 'logs', log + '.log')
+    e = kw.pop('env', None) or env()
+    if args[0] == 'ansible-playbook':
+        e = dict(e, **results.callback_env(results_path(log)))
     with open(path, 'w') as f:
-        p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=kw.pop('env', env()), cwd=kw.pop('cwd', DEMO), **kw)
+        p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, env=e, cwd=kw.pop('cwd', DEMO), **kw)
     with open(path) as f:
         out = f.read()
     if p.returncode != 0:
@@ -184,6 +216,36 @@ DEMO_VARS = {
     'all/airgap.yml': {'airgap_os_target': 'debian-12'},
     'k8s_cluster/demo-addons.yml': {'argocd_enabled': True, 'kubelet_rotate_server_certificates': True},
 }
+
+
+def is_kubespray(path):
+    return os.path.isdir(os.path.join(path, 'roles', 'kubespray_defaults'))
+
+
+def ensure_kubespray():
+    """The demo's Kubespray checkout (kubespray_path): cloned at KUBESPRAY_TAG into .demo/ when
+    neither AIRGAP_DEMO_KUBESPRAY nor ../shared gives one; a clone already there is reused."""
+    if is_kubespray(KUBESPRAY):
+        return KUBESPRAY
+    if KUBESPRAY != KUBESPRAY_CLONE:
+        raise SystemExit('demo: no Kubespray at %s (AIRGAP_DEMO_KUBESPRAY names a Kubespray checkout; unset, '
+                         'the demo clones Kubespray %s into %s)' % (KUBESPRAY, KUBESPRAY_TAG, os.path.relpath(KUBESPRAY_CLONE, REPO)))
+    say('demo: no Kubespray at %s and AIRGAP_DEMO_KUBESPRAY is unset: cloning Kubespray %s from %s into %s'
+        % (os.path.normpath(KUBESPRAY_SHARED), KUBESPRAY_TAG, KUBESPRAY_REPO, os.path.relpath(KUBESPRAY_CLONE, REPO)))
+    tmp = KUBESPRAY_CLONE + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(DEMO, exist_ok=True)
+    p = subprocess.run(['git', 'clone', '--quiet', '--depth', '1', '--branch', KUBESPRAY_TAG, KUBESPRAY_REPO, tmp],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if p.returncode != 0 or not is_kubespray(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SystemExit('demo: cloning Kubespray %s from %s failed (set AIRGAP_DEMO_KUBESPRAY to a checkout, or '
+                         'AIRGAP_DEMO_KUBESPRAY_REPO to another copy of the repository):\n%s'
+                         % (KUBESPRAY_TAG, KUBESPRAY_REPO, p.stdout.strip() or 'no roles/kubespray_defaults in the clone'))
+    shutil.rmtree(KUBESPRAY_CLONE, ignore_errors=True)
+    os.replace(tmp, KUBESPRAY_CLONE)
+    say('demo: Kubespray %s is in %s' % (KUBESPRAY_TAG, os.path.relpath(KUBESPRAY_CLONE, REPO)))
+    return KUBESPRAY_CLONE
 
 
 def copy_inventory(dest, plugin=None):
@@ -399,8 +461,7 @@ def up():
     start = time.monotonic()
     if os.path.exists(STATE):
         down(load_state())
-    if not os.path.isdir(os.path.join(KUBESPRAY, 'roles', 'kubespray_defaults')):
-        raise SystemExit('demo: no Kubespray at %s (set AIRGAP_DEMO_KUBESPRAY)' % KUBESPRAY)
+    ensure_kubespray()
     for sub in ('collections', 'inventory', 'work', 'upstream', 'bundle', 'mirror', 'nodes', 'logs', 'no-roles'):
         shutil.rmtree(os.path.join(DEMO, sub), ignore_errors=True)
     os.makedirs(DEMO, exist_ok=True)
@@ -450,12 +511,14 @@ def up():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
-    ap.add_argument('command', nargs='?', default='up', choices=['up', 'download', 'mirror', 'repos', 'verify', 'verify-nodes', 'down'])
+    ap.add_argument('command', nargs='?', default='up', choices=['up', 'kubespray', 'download', 'mirror', 'repos', 'verify', 'verify-nodes', 'down'])
     ap.add_argument('--check', action='store_true', help='verify, verify-nodes: run the playbook in check mode')
     opts = ap.parse_args()
     cmd = opts.command
     if cmd == 'up':
         return up()
+    if cmd == 'kubespray':
+        return say(ensure_kubespray())
     state = load_state()
     if cmd == 'down':
         return down(state)

@@ -18,6 +18,11 @@
   in check mode too; a key removed from node2, or the CA from node1's hosts.toml, fails that node
   only, naming the node and the probe;
 - make demo-down stops every server it started.
+
+The demo is brought up once (setUpClass); each test asserts on its own and puts back what it
+changes, so the tests pass in any order. Outcomes are read from what the modules return (the task
+results the demo's runs keep in .demo/logs/<log>.results.jsonl, tests/lib/results.py), the files
+written and the servers' answers.
 """
 import base64
 import glob
@@ -39,6 +44,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import demo  # noqa: E402
+import results  # noqa: E402  (tests/lib, on the path demo puts there)
 
 MANIFEST_TYPES = ', '.join(['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json',
                             'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -83,6 +89,21 @@ def gpg_daemons(home):
 def log(name):
     with open(os.path.join(demo.DEMO, 'logs', name + '.log')) as f:
         return f.read()
+
+
+def task_result(log, action, path=None, **kw):
+    """What the one task running `action` returned in the demo's last run of `log`."""
+    return results.one(path or demo.results_path(log), action, **kw)['result']
+
+
+def changed_tasks(path, host):
+    """The tasks that reported a change on host in a run (its recap's changed=)."""
+    return [r['task'] for r in results.of(path, host=host) if r['status'] == 'ok' and r['result'].get('changed')]
+
+
+def verify_failed(path=None):
+    """offline_verify's failed items of the last verify run: {'<kind> <name>': item}."""
+    return {'%s %s' % (i['kind'], i['name']): i for i in task_result('verify', 'offline_verify', path)['failed_items']}
 
 
 def load(path):
@@ -204,6 +225,19 @@ class Demo(unittest.TestCase):
     def setUpClass(cls):
         os.environ['ANSIBLE_NOCOLOR'] = '1'
         cls.up = demo_cmd('up')
+        # What make demo left, for the tests that change the demo to put it back: the logs and task
+        # results of its runs, the bundle's top-level files (manifest.yaml, lists, sums) and offline.yml.
+        cls.up_logs = os.path.join(demo.DEMO, 'work', 'up-logs')
+        cls.up_bundle = os.path.join(demo.DEMO, 'work', 'up-bundle')
+        for d in (cls.up_logs, cls.up_bundle):
+            shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(os.path.join(demo.DEMO, 'logs'), cls.up_logs)
+        os.makedirs(cls.up_bundle)
+        for name in os.listdir(demo.BUNDLE):
+            if os.path.isfile(os.path.join(demo.BUNDLE, name)) and not os.path.islink(os.path.join(demo.BUNDLE, name)):
+                shutil.copy2(os.path.join(demo.BUNDLE, name), cls.up_bundle)
+        with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
+            cls.up_offline = f.read()
 
     @classmethod
     def tearDownClass(cls):
@@ -222,12 +256,22 @@ class Demo(unittest.TestCase):
         self.state = demo.load_state()
         self.bundle_manifest = load(os.path.join(demo.BUNDLE, 'manifest.yaml'))
 
-    def test_a_pipeline_all_green(self):
-        out = self.up.stdout
-        self.assertIn('demo: all green', out)
+    def up_result(self, log, action, **kw):
+        """What the task running `action` returned in make demo's own run of `log`."""
+        return task_result(log, action, os.path.join(self.up_logs, log + '.results.jsonl'), **kw)
+
+    def test_pipeline_all_green(self):
+        self.assertIn('demo: all green', self.up.stdout)
         m = self.bundle_manifest
-        self.assertIn('fetched %d, skipped 0, failed 0 of %d items' % (len(m['files']), len(m['files'])), out)
-        self.assertIn('the mirror holds all %d files and %d images' % (len(m['files']), len(m['images'])), out)
+        fetched = self.up_result('download', 'offline_file_fetch')
+        self.assertEqual({k: fetched['totals'][k] for k in ('items', 'fetched', 'skipped', 'failed')},
+                         {'items': len(m['files']), 'fetched': len(m['files']), 'skipped': 0, 'failed': 0})
+        self.assertEqual(sorted(i['url'] for i in fetched['items']), sorted(f['url'] for f in m['files']))
+        checked = self.up_result('verify', 'offline_verify')
+        self.assertEqual({k: checked['totals'][k] for k in ('files', 'images', 'failed')},
+                         {'files': len(m['files']), 'images': len(m['images']), 'failed': 0})
+        self.assertEqual(checked['failed_items'], [])
+        self.assertEqual(len(checked['items']), len(m['files']) + len(m['images']))
         offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
         self.assertEqual(offline['files_repo'], 'http://127.0.0.1:%d' % self.state['mirror']['files_port'])
         self.assertEqual(offline['registry_host'], '127.0.0.1:%d' % self.state['mirror']['registry_port'])
@@ -251,7 +295,7 @@ class Demo(unittest.TestCase):
             for f in ('bootstrap.sh', 'bin/offline_repo_config_linux_amd64', 'files/debs/debian-12/InRelease', 'files/pypi/simple/index.html'):
                 self.assertTrue(os.path.exists(os.path.join(demo.BUNDLE, f)), f)
 
-    def test_a_bundle_carries_an_installable_collection(self):
+    def test_bundle_carries_an_installable_collection(self):
         dest = os.path.join(demo.DEMO, 'work', 'offline-collections')
         shutil.rmtree(dest, ignore_errors=True)
         p = subprocess.run(['ansible-galaxy', 'collection', 'install', '-p', dest,
@@ -261,14 +305,18 @@ class Demo(unittest.TestCase):
         link = os.path.join(dest, 'ansible_collections', 'airgap', 'kubespray', 'plugins', 'modules', 'offline_file_fetch_linux_amd64')
         self.assertTrue(os.path.islink(link) and os.access(link, os.X_OK), link)
 
-    def test_b_mirror_rerun_changes_nothing(self):
+    def test_mirror_rerun_changes_nothing(self):
         demo_cmd('mirror')
-        self.assertRegex(log('mirror'), r'localhost +: ok=\d+ +changed=0 ')
+        ran = demo.results_path('mirror')
+        self.assertTrue(results.of(ran, host='localhost', status='ok'))
+        self.assertEqual(changed_tasks(ran, 'localhost'), [])
         demo_cmd('repos')
+        ran = demo.results_path('repos')
         for host in demo.NODE_OS:
-            self.assertRegex(log('repos'), r'%s +: ok=\d+ +changed=0 ' % host)
+            self.assertTrue(results.of(ran, host=host, status='ok'), host)
+            self.assertEqual(changed_tasks(ran, host), [], host)
 
-    def test_c_offline_yml_sends_everything_to_the_mirror(self):
+    def test_offline_yml_sends_everything_to_the_mirror(self):
         out = os.path.join(demo.DEMO, 'work', 'offline-view')
         demo.playbook('manifest', 'manifest-offline-view', {'airgap_kubespray_dir': demo.KUBESPRAY, 'airgap_manifest_dir': out,
                                                             'airgap_manifest_upstream': False})
@@ -284,7 +332,7 @@ class Demo(unittest.TestCase):
         for i in m['images']:
             self.assertTrue(i['repo'].startswith(registry), i['repo'])
 
-    def test_d_verify_names_a_swapped_image(self):
+    def test_verify_names_a_swapped_image(self):
         """The pull port refuses an anonymous push, the push port too; another image pushed with the
         generated credentials under a bundle image's tag: verify names it with both digests."""
         m = self.state['mirror']
@@ -297,6 +345,8 @@ class Demo(unittest.TestCase):
         with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
             self.assertNotIn(auth[1], f.read())
         self.assertNotIn(auth[1], log('mirror'))
+        with open(demo.results_path('mirror')) as f:
+            self.assertNotIn(auth[1], f.read())
         img = next(i for i in self.bundle_manifest['images'] if i['origin'] not in ('chart', 'manifest'))
         tag_path = '/v2/%s/manifests/%s' % (img['target'], img['tag'])
         status, headers, original = registry_call(m['registry_port'], tag_path, headers={'Accept': MANIFEST_TYPES})
@@ -328,12 +378,14 @@ class Demo(unittest.TestCase):
             self.assertEqual(registry_call(m['push_port'], tag_path, 'PUT', original,
                                            {'Content-Type': headers['Content-Type']}, auth)[0], 201)
         self.assertNotEqual(p.returncode, 0, 'verify passed with another image under %s' % img['source'])
-        line = next((ln for ln in log('verify').splitlines() if 'image %s (' % img['name'] in ln), '')
-        self.assertIn(swapped, line)
-        self.assertIn(bundled, line)
+        failed = verify_failed()
+        self.assertEqual(list(failed), ['image ' + img['name']])
+        self.assertEqual(failed['image ' + img['name']]['detail'],
+                         'the registry serves manifest %s, the bundle has %s' % (swapped, bundled))
         demo_cmd('verify')
+        self.assertEqual(verify_failed(), {})
 
-    def test_d_verify_names_each_missing_item(self):
+    def test_verify_names_each_missing_item(self):
         """Every file and every image removed (one alone, then the rest in four batches that mix
         files and images): verify names exactly the missing ones; restored, it passes."""
         tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
@@ -375,67 +427,102 @@ class Demo(unittest.TestCase):
                         os.rename(path + '.away', path)
                 self.assertNotEqual(p.returncode, 0, 'verify passed without %s' % sorted(gone))
                 out = log('verify')
-                named = {n for n in names if '%s (' % n in out}
-                self.assertEqual(named, gone, 'verify names exactly the missing items')
+                failed = verify_failed()
+                self.assertEqual(set(failed), gone, 'verify names exactly the missing items')
+                self.assertEqual(task_result('verify', 'offline_verify')['totals']['failed'], len(gone))
                 # A missing chart or manifest: verify says the images inside went unchecked.
                 unread = sorted(nm for kd, nm, _ in batch if kd == 'file' and nm in scanned)
+                # ... as the fetch of what it looks into (from files_repo) failed for exactly those (and helm)
+                files_repo = 'http://127.0.0.1:%d/' % self.state['mirror']['files_port']
+                paths = {f['path']: f['name'] for f in self.bundle_manifest['files']}
+                not_fetched = {paths[i['url'][len(files_repo):]] for i in task_result('verify', 'offline_file_fetch')['failed_items']}
+                self.assertEqual(not_fetched - {'helm'}, set(unread))
                 if unread:
                     said = [ln for ln in out.splitlines() if 'Not looked into' in ln]
                     self.assertTrue(said, 'verify does not say %s went unread' % unread)
                     for nm in unread:
                         self.assertIn(nm, said[0])
-        p = demo_cmd('verify')
-        self.assertIn('the mirror holds all', p.stdout)
+        demo_cmd('verify')
+        self.assertEqual(verify_failed(), {})
+        self.assertEqual(task_result('verify', 'offline_verify')['totals']['failed'], 0)
 
         # An image deleted from the registry for good comes back with a mirror rerun.
         img = self.bundle_manifest['images'][-1]
         shutil.rmtree(os.path.join(tags, img['target'], '_manifests', 'tags', str(img['tag'])))
         self.assertNotEqual(demo_cmd('verify', check=False).returncode, 0)
+        self.assertEqual(list(verify_failed()), ['image ' + img['name']])
         demo_cmd('mirror')
-        self.assertRegex(log('mirror'), r'localhost +: ok=\d+ +changed=1 ')
+        ran = demo.results_path('mirror')
+        changed = [r for r in results.of(ran, host='localhost', status='ok') if r['result'].get('changed')]
+        self.assertEqual([r['action'].rsplit('.', 1)[-1] for r in changed], ['offline_image_push'], [r['task'] for r in changed])
         demo_cmd('verify')
+        self.assertEqual(verify_failed(), {})
 
-    def test_e_switch_to_cilium_fetches_only_cilium(self):
+    def test_switch_to_cilium_fetches_only_cilium(self):
         calico = load(os.path.join(demo.DEMO, 'work', 'calico', 'manifest.yaml'))
         cilium = load(os.path.join(demo.DEMO, 'work', 'cilium', 'manifest.yaml'))
         before = self.bundle_manifest
         demo.set_network_plugin(demo.INVENTORY, 'cilium')
+        self.addCleanup(self.back_to_calico)
+        # The inventory now holds the generated offline.yml: download still asks upstream.
+        p = demo_cmd('download')
+        after = load(os.path.join(demo.BUNDLE, 'manifest.yaml'))
+        new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
+        new_images = {i['source'] for i in after['images']} - {i['source'] for i in before['images']}
+        self.assertTrue(new_files and new_images)
+        self.assertTrue({i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']} <= new_images)
+        fetched = task_result('download', 'offline_file_fetch')['totals']
+        self.assertEqual({k: fetched[k] for k in ('fetched', 'skipped', 'failed')},
+                         {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
+        n_images = len(after['images']) + len(after['mirror_images'])
+        pulled = task_result('download', 'offline_image_pull')
+        self.assertEqual({k: pulled['totals'][k] for k in ('pulled', 'imported', 'skipped', 'failed')},
+                         {'pulled': len(new_images), 'imported': 0, 'skipped': n_images - len(new_images), 'failed': 0})
+        self.assertEqual({i['source'] for i in pulled['images'] if i['status'] == 'pulled'}, new_images)
+        operator = [i for i in after['images'] if i['name'] == 'cilium_operator'][0]
+        self.assertEqual((operator['origin'], operator['quirk']), ('quirk', 'cilium-operator-generic'))
+        self.assertTrue(operator['source'].startswith('quay.io/cilium/operator-generic:'))
+        # The offline side follows: mirror, then verify with cilium's items.
+        demo_cmd('mirror')
+        offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
+        self.assertIn('helm.cilium.io', offline.get('cilium_install_extra_flags', ''))
+        self.assertIs(offline['cilium_extra_values']['operator']['image']['useDigest'], False)
+        demo_cmd('verify')
+        checked = task_result('verify', 'offline_verify')
+        self.assertEqual({k: checked['totals'][k] for k in ('files', 'images', 'failed')},
+                         {'files': len(after['files']), 'images': len(after['images']), 'failed': 0})
+        # operator-generic gone from the registry: verify names it.
+        tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
+        path = os.path.join(tags, operator['target'], '_manifests', 'tags', str(operator['tag']))
+        os.rename(path, path + '.away')
         try:
-            # The inventory now holds the generated offline.yml: download still asks upstream.
-            p = demo_cmd('download')
-            after = load(os.path.join(demo.BUNDLE, 'manifest.yaml'))
-            new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
-            new_images = {i['source'] for i in after['images']} - {i['source'] for i in before['images']}
-            self.assertTrue(new_files and new_images)
-            self.assertTrue({i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']} <= new_images)
-            self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), p.stdout)
-            n_images = len(after['images']) + len(after['mirror_images'])
-            self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), n_images - len(new_images)), p.stdout)
-            operator = [i for i in after['images'] if i['name'] == 'cilium_operator'][0]
-            self.assertEqual((operator['origin'], operator['quirk']), ('quirk', 'cilium-operator-generic'))
-            self.assertTrue(operator['source'].startswith('quay.io/cilium/operator-generic:'))
-            # The offline side follows: mirror, then verify with cilium's items.
-            demo_cmd('mirror')
-            offline = load(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml'))
-            self.assertIn('helm.cilium.io', offline.get('cilium_install_extra_flags', ''))
-            self.assertIs(offline['cilium_extra_values']['operator']['image']['useDigest'], False)
-            p = demo_cmd('verify')
-            self.assertIn('the mirror holds all %d files and %d images' % (len(after['files']), len(after['images'])), p.stdout)
-            # operator-generic gone from the registry: verify names it.
-            tags = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'repositories')
-            path = os.path.join(tags, operator['target'], '_manifests', 'tags', str(operator['tag']))
-            os.rename(path, path + '.away')
-            try:
-                p = demo_cmd('verify', check=False)
-            finally:
-                os.rename(path + '.away', path)
-            self.assertNotEqual(p.returncode, 0)
-            self.assertIn('image cilium_operator (127.0.0.1:%d/cilium/operator-generic:' % self.state['mirror']['registry_port'],
-                          log('verify'))
+            p = demo_cmd('verify', check=False)
         finally:
-            demo.set_network_plugin(demo.INVENTORY, 'calico')
+            os.rename(path + '.away', path)
+        self.assertNotEqual(p.returncode, 0)
+        failed = verify_failed()
+        self.assertEqual(list(failed), ['image cilium_operator'])
+        self.assertTrue(failed['image cilium_operator']['where'].startswith(
+            '127.0.0.1:%d/cilium/operator-generic:' % self.state['mirror']['registry_port']), failed)
 
-    def test_f_what_downloads_does_not_list(self):
+        # back to calico (the cleanup): offline.yml is make demo's again
+        self.back_to_calico()
+        with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
+            self.assertEqual(f.read(), self.up_offline)
+
+    def back_to_calico(self):
+        """The demo as make demo left it: calico, the bundle's manifest and lists, the mirror's
+        offline.yml (the cilium items fetched and pushed stay, unlisted)."""
+        demo.set_network_plugin(demo.INVENTORY, 'calico')
+        with open(os.path.join(demo.INVENTORY, 'group_vars', 'all', 'offline.yml')) as f:
+            if f.read() == self.up_offline and load(os.path.join(demo.BUNDLE, 'manifest.yaml')) == load(
+                    os.path.join(self.up_bundle, 'manifest.yaml')):
+                return
+        for name in os.listdir(self.up_bundle):
+            shutil.copy2(os.path.join(self.up_bundle, name), os.path.join(demo.BUNDLE, name))
+        demo_cmd('mirror')
+
+    def test_what_downloads_does_not_list(self):
         """Argo CD's install manifest and the images inside it, kubelet-csr-approver's chart and its
         image: in the bundle with their origin, served where offline.yml points Kubespray."""
         m = self.bundle_manifest
@@ -467,7 +554,7 @@ class Demo(unittest.TestCase):
         self.assertEqual(set(report), set(demo.NODE_OS))
         return {host: {p['probe']: p for p in r['probes']} for host, r in report.items()}, report
 
-    def test_f_verify_from_every_node(self):
+    def test_verify_from_every_node(self):
         files_repo = 'http://127.0.0.1:%d/' % self.state['mirror']['files_port']
         packages = 'ok' if demo.host_target() else 'skipped'
         why_not = NodeContainerd.missing()
@@ -480,8 +567,9 @@ class Demo(unittest.TestCase):
             if ctrd:
                 ctrd.start()
 
-            def expect_all_green(out):
+            def expect_all_green():
                 probes, report = self.nodes_report()
+                ran = demo.results_path('verify-nodes')
                 for host in demo.NODE_OS:
                     with self.subTest(host=host):
                         self.assertEqual([p['probe'] for p in report[host]['probes']], ['files', 'packages', 'containerd'])
@@ -503,15 +591,19 @@ class Demo(unittest.TestCase):
                         else:
                             self.assertEqual(c['status'], 'skipped', c)
                             self.assertIn('containerd is not running on the node', c['detail'])
-                        self.assertIn('%s reaches the mirror' % host, out)
+                        # the playbook's verdict for the node, and what the probe returned
+                        self.assertEqual([r['status'] for r in results.of(ran, 'assert', host=host)], ['ok'])
+                        probe = task_result('verify-nodes', 'offline_probe', ran, host=host)
+                        self.assertEqual((probe.get('failed', False), probe['failed_probes']), (False, []))
+                        self.assertEqual(probe['probes'], report[host]['probes'])
                         self.assertEqual(report[host]['table'][0].split(), ['PROBE', 'STATUS', 'DETAIL'])
                 return probes
 
-            p = demo_cmd('verify-nodes')
-            green = expect_all_green(p.stdout + log('verify-nodes'))
+            demo_cmd('verify-nodes')
+            green = expect_all_green()
             # Check mode: the probes only read, so they run there too, with the same outcome.
-            p = demo_cmd('verify-nodes', '--check')
-            self.assertEqual({h: {n: r['status'] for n, r in v.items()} for h, v in expect_all_green(p.stdout + log('verify-nodes')).items()},
+            demo_cmd('verify-nodes', '--check')
+            self.assertEqual({h: {n: r['status'] for n, r in v.items()} for h, v in expect_all_green().items()},
                              {h: {n: r['status'] for n, r in v.items()} for h, v in green.items()})
 
             breaks = []
@@ -534,11 +626,13 @@ class Demo(unittest.TestCase):
                     self.assertEqual([f['probe'] for f in report[host]['failed_probes']], [probe])
                     self.assertEqual(probes[host][probe]['status'], 'FAILED')
                     self.assertIn(detail, probes[host][probe]['detail'])
-                    out = log('verify-nodes')
-                    self.assertIn('%s cannot reach the mirror: %s: ' % (host, probe), out)
+                    ran = demo.results_path('verify-nodes')
+                    verdict = results.of(ran, 'assert', host=host)
+                    self.assertEqual([r['status'] for r in verdict], ['failed'])
+                    self.assertIn('%s cannot reach the mirror: %s: ' % (host, probe), verdict[0]['result']['msg'])
                     for other in set(demo.NODE_OS) - {host}:
                         self.assertEqual(report[other]['failed_probes'], [], other)
-                        self.assertNotIn('%s cannot reach the mirror' % other, out)
+                        self.assertEqual([r['status'] for r in results.of(ran, 'assert', host=other)], ['ok'], other)
             if not breaks:
                 self.skipTest('nothing to break here: no OS repository (not Debian 12) and no containerd (%s)' % why_not)
             if why_not:

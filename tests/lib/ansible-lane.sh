@@ -10,6 +10,8 @@
 #   tests/lib/ansible-lane.sh list               the lanes, one a line
 #   tests/lib/ansible-lane.sh unpack-trixie DIR PKG...  Debian trixie's PKGs unpacked into DIR/root
 #                                                (how lane 2.19 is made; tests/sanity/run.sh's pylint)
+#   tests/lib/ansible-lane.sh source LANE        where LANE comes from; exits 1 when that is absent
+#                                                (2.17 and 2.18 without ../shared/vendor)
 #
 # Lanes (Kubespray's own pins, playbooks/ansible_version.yml):
 #   2.14  Debian 12's ansible-core (the `ansible` package tests/setup-host.sh installs); the oldest
@@ -98,6 +100,27 @@ install_trixie() {  # LANE PACKAGE
   mv "$work" "$dir"
 }
 
+# vendor_tarball LANE: the source tarball a vendored lane is unpacked from (empty for the others)
+vendor_tarball() {
+  case $1 in
+    2.17) echo "$vendor/ansible-core-2.17.5.tar.gz" ;;
+    2.18) echo "$vendor/ansible-core-2.18.0rc1.tar.gz" ;;
+  esac
+}
+
+source_of() {  # LANE: prints where LANE comes from; 1 when a vendored lane's tarball is absent
+  local tarball
+  case $1 in
+    2.14) echo "Debian 12's ansible-core (/usr/bin)" ;;
+    2.17 | 2.18)
+      tarball=$(vendor_tarball "$1")
+      echo "$tarball"
+      [ -f "$tarball" ] ;;
+    2.19) echo "Debian trixie's ansible-core .deb" ;;
+    *) die "unknown lane $1 (lanes: ${lanes[*]})" ;;
+  esac
+}
+
 install() {
   case $1 in
     2.14)
@@ -111,8 +134,7 @@ install() {
         [ -x "/usr/bin/$cmd" ] && ln -sfn "/usr/bin/$cmd" "$cache/ansible/2.14/bin/$cmd"
       done
       ;;
-    2.17) install_vendor 2.17 "$vendor/ansible-core-2.17.5.tar.gz" ;;
-    2.18) install_vendor 2.18 "$vendor/ansible-core-2.18.0rc1.tar.gz" ;;
+    2.17 | 2.18) install_vendor "$1" "$(vendor_tarball "$1")" ;;
     2.19) install_trixie 2.19 ansible-core ;;
     *) die "unknown lane $1 (lanes: ${lanes[*]})" ;;
   esac
@@ -202,5 +224,6 @@ case ${1:-} in
     shift
     unpack_trixie "$@"
     ;;
-  *) die "usage: $0 install LANE | run LANE CMD... | each \"LANES\" CMD... | list | unpack-trixie DIR PKG..." ;;
+  source) [ $# -eq 2 ] || die "usage: $0 source LANE"; source_of "$2" ;;
+  *) die "usage: $0 install LANE | run LANE CMD... | each \"LANES\" CMD... | list | source LANE | unpack-trixie DIR PKG..." ;;
 esac

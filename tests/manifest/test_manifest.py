@@ -26,6 +26,7 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from standin import downloads_of, stand_in_files  # noqa: E402
+import results  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 SHARED = os.environ.get('AIRGAP_KUBESPRAY_RELEASES', os.path.join(REPO, '..', 'shared', 'kubespray'))
@@ -121,9 +122,13 @@ def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playb
         args += ['-e', json.dumps({k: v})]
     for f in extra_files:
         args += ['-e', '@' + f]
+    # the task results, as the modules returned them (tests/lib/results.py): p.results
+    task_results = os.path.join(os.path.dirname(inv), 'results.jsonl')
+    env.update(results.callback_env(task_results))
     start = time.monotonic()
     p = subprocess.run(args, env=env, cwd=os.path.dirname(inv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
+    p.results = task_results
     elapsed = time.monotonic() - start
     if check and p.returncode != 0:
         raise AssertionError('%s failed (%s):\n%s' % (playbook, p.returncode, p.stdout[-4000:]))
@@ -344,8 +349,9 @@ class ManifestErrors(unittest.TestCase):
         inv = make_inventory(self.release, 'notfound')
         p = run_manifest(self.release, inv, kubespray_dir=os.path.join(TMP, 'nowhere'), check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('kubespray_defaults was not found', p.stdout)
-        self.assertIn('airgap_kubespray_dir', p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn('kubespray_defaults was not found', msg)
+        self.assertIn('airgap_kubespray_dir', msg)
 
     def test_unknown_layout(self):
         old = os.path.join(TMP, 'old-kubespray', 'roles', 'kubespray_defaults', 'defaults')
@@ -355,16 +361,18 @@ class ManifestErrors(unittest.TestCase):
         inv = make_inventory(self.release, 'layout')
         p = run_manifest(self.release, inv, kubespray_dir=os.path.join(TMP, 'old-kubespray'), check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('lays out its variables differently', p.stdout)
-        self.assertIn('airgap_kubespray_dir', p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn('lays out its variables differently', msg)
+        self.assertIn('airgap_kubespray_dir', msg)
 
     def test_download_that_does_not_render(self):
         inv = make_inventory(self.release, 'badversion', [('k8s_cluster/k8s-cluster.yml', 'kube_version', '1.99.0')])
         p = run_manifest(self.release, inv, check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertRegex(p.stdout, r'downloads\.\w+\.\w+ \(\{\{ \w+ \}\}\) does not render')
-        self.assertIn("'1.99'", p.stdout, 'the message names the missing key')
-        self.assertIn('kube_version', p.stdout)
+        msg = results.failure(p.results)
+        self.assertRegex(msg, r'downloads\.\w+\.\w+ \(\{\{ \w+ \}\}\) does not render')
+        self.assertIn("'1.99'", msg, 'the message names the missing key')
+        self.assertIn('kube_version', msg)
 
 
 class ManifestServesKubespray(unittest.TestCase):
@@ -543,12 +551,25 @@ def tar_members(path):
         return {m.name: tar.extractfile(m).read() if m.isreg() else None for m in tar}
 
 
-def pack_task(out, tarball):
-    """'changed' or 'ok': what the download role's pack task reported for tarball."""
-    found = re.findall(r'(?m)^(changed|ok): \[localhost\] => \(item=\S*/%s\)' % re.escape(tarball), out)
+def pack_task(p, tarball):
+    """'changed' or 'ok': what the download role's pack task reported for tarball (its loop item)."""
+    found = ['changed' if r.get('changed') else 'ok' for task in results.of(p.results, host='localhost', status='ok')
+             for r in task['result'].get('results', [])
+             if isinstance(r.get('item'), dict) and r['item'].get('out') == tarball and 'stdout' in r]
     if len(found) != 1:
-        raise AssertionError('no single pack result for %s in:\n%s' % (tarball, out[-3000:]))
+        raise AssertionError('no single pack result for %s in %s: %s' % (tarball, p.results, found))
     return found[0]
+
+
+def totals(p, action, *keys):
+    """The totals the one task running action returned in run p, those keys."""
+    got = results.one(p.results, action)['result']['totals']
+    return {k: got[k] for k in keys}
+
+
+def verify_failed(p):
+    """offline_verify's failed items in run p: {'<kind> <name>': item}."""
+    return {'%s %s' % (i['kind'], i['name']): i for i in results.one(p.results, 'offline_verify')['result']['failed_items']}
 
 
 class PackScript(unittest.TestCase):
@@ -648,13 +669,15 @@ class DownloadPipeline(unittest.TestCase):
                 p = run_manifest(release, inv, extra=extra, playbook='airgap.kubespray.download', check=False, extra_files=[vars_file],
                                  kubespray_dir=checkout)
                 self.assertEqual(p.returncode, 0, p.stdout[-4000:])
-                return p.stdout
+                return p
 
             out = download()
             bundle = extra['airgap_bundle_dir']
-            self.assertIn('fetched %d, skipped 0, failed 0 of %d items' % (len(calico['files']), len(calico['files'])), out)
+            self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed', 'items'),
+                             {'fetched': len(calico['files']), 'skipped': 0, 'failed': 0, 'items': len(calico['files'])})
             n_images = len(calico['images']) + len(calico['mirror_images'])
-            self.assertIn('pulled %d, imported 0, skipped 0, failed 0 of %d images' % (n_images, n_images), out)
+            self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed', 'images'),
+                             {'pulled': n_images, 'imported': 0, 'skipped': 0, 'failed': 0, 'images': n_images})
             for f in ('manifest.yaml', 'files.list', 'images.list', 'kubespray.tar.gz', 'airgap-kubespray-collection.tar.gz',
                       'SHA256SUMS', 'images/index.json'):
                 self.assertTrue(os.path.exists(os.path.join(bundle, f)), f)
@@ -672,7 +695,10 @@ class DownloadPipeline(unittest.TestCase):
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'changed'))
 
             out = download()
-            self.assertIn('reused: %d files and %d images already in the bundle' % (len(calico['files']), n_images), out)
+            self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
+                             {'fetched': 0, 'skipped': len(calico['files']), 'failed': 0})
+            self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
+                             {'pulled': 0, 'imported': 0, 'skipped': n_images, 'failed': 0})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('ok', 'ok'),
                              'a rerun on an unchanged checkout packed again')
             # A tracked file changes: packed again (with the change), and SHA256SUMS follows.
@@ -684,8 +710,11 @@ class DownloadPipeline(unittest.TestCase):
             out = download()
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
-            self.assertIn('fetched %d, skipped %d, failed 0' % (len(new_files), len(cilium['files']) - len(new_files)), out)
-            self.assertIn('pulled %d, imported 0, skipped %d' % (len(new_images), len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)), out)
+            self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
+                             {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
+            self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
+                             {'pulled': len(new_images), 'imported': 0, 'failed': 0,
+                              'skipped': len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'ok'))
             repacked = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
             self.assertTrue(repacked['requirements.txt'].endswith(b'# changed by the test\n'))
@@ -720,19 +749,23 @@ class DownloadPipeline(unittest.TestCase):
         }
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
                    ANSIBLE_NOCOLOR='1')
+        ran = os.path.join(work, 'mirror-results.jsonl')
         try:
             for run in ('first', 'again'):
                 p = subprocess.run(['ansible-playbook', '-i', os.path.join(inv, 'hosts.yaml'), 'airgap.kubespray.mirror',
-                                    '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   universal_newlines=True)
+                                    '-e', json.dumps(mirror_vars)], env=dict(env, **results.callback_env(ran)),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
                 self.assertEqual(p.returncode, 0, p.stdout[-4000:])
                 if run == 'again':
-                    self.assertRegex(p.stdout, r'localhost +: ok=\d+ +changed=0 ', 'a mirror rerun changed something')
+                    self.assertTrue(results.of(ran, host='localhost', status='ok'))
+                    self.assertEqual([r['task'] for r in results.of(ran, host='localhost', status='ok') if r['result'].get('changed')],
+                                     [], 'a mirror rerun changed something')
             ca = os.path.join(state, 'registry-tls', 'ca.pem')
             p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
                              extra={'airgap_verify_ca_path': ca})
             self.assertEqual(p.returncode, 0, p.stdout[-4000:])
-            self.assertIn('the mirror holds all', p.stdout)
+            self.assertEqual(verify_failed(p), {})
+            self.assertEqual(totals(p, 'offline_verify', 'failed'), {'failed': 0})
         finally:
             subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
                             '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -827,7 +860,9 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
 
         p = verify()
         self.assertEqual(p.returncode, 0, p.stdout[-3000:])
-        self.assertIn('the mirror holds all %d files and %d images' % (len(m['files']), len(m['images'])), p.stdout)
+        self.assertEqual(totals(p, 'offline_verify', 'files', 'images', 'failed'),
+                         {'files': len(m['files']), 'images': len(m['images']), 'failed': 0})
+        self.assertEqual(verify_failed(p), {})
 
         # One file gone: verify names it; back: verify passes.
         gone = m['files'][0]
@@ -835,7 +870,7 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
         os.rename(path, path + '.away')
         p = verify()
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('file %s (' % gone['name'], p.stdout)
+        self.assertEqual(list(verify_failed(p)), ['file ' + gone['name']])
         os.rename(path + '.away', path)
         # One image gone (its manifest deleted from the registry): named too.
         img = m['images'][0]
@@ -848,7 +883,7 @@ class ImagesWhereKubesprayLooks(unittest.TestCase):
         NO_PROXY.open(urllib.request.Request('http://%s/v2/%s/manifests/%s' % (hosts['target'], repo, digest), method='DELETE'), timeout=10).close()
         p = verify()
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('image %s (' % img['name'], p.stdout)
+        self.assertEqual(list(verify_failed(p)), ['image ' + img['name']])
 
 
 if __name__ == '__main__':

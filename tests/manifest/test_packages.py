@@ -25,6 +25,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_manifest as tm  # noqa: E402  (its helpers, and its collection install)
+import results  # noqa: E402  (tests/lib, on the path test_manifest puts there)
 
 
 # The facts a node of each target OS reports (the definition of a target, not an expectation).
@@ -407,28 +408,30 @@ class PackagesErrors(unittest.TestCase):
     def test_unsupported_target(self):
         p = run_packages(self.release, 'bad-target', targets=['debian-12', 'slackware-15'], check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("unsupported OS target 'slackware-15'", p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn("unsupported OS target 'slackware-15'", msg)
         for known in ('debian-12', 'ubuntu-24.04', 'rocky-9'):
-            self.assertIn(known, p.stdout, 'the message lists the supported targets')
+            self.assertIn(known, msg, 'the message lists the supported targets')
         p = run_packages(self.release, 'bad-release', targets=['ubuntu-18.04'], check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("unsupported OS target 'ubuntu-18.04'", p.stdout)
+        self.assertIn("unsupported OS target 'ubuntu-18.04'", results.failure(p.results))
 
     def test_no_targets(self):
         p = run_packages(self.release, 'no-targets', targets=[], check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('airgap_os_targets is empty', p.stdout)
-        self.assertIn('airgap_os_targets', p.stdout)
-        self.assertIn('ubuntu-24.04', p.stdout, 'the message shows how to set it')
+        msg = results.failure(p.results)
+        self.assertIn('airgap_os_targets is empty', msg)
+        self.assertIn('ubuntu-24.04', msg, 'the message shows how to set it')
 
     def test_condition_that_does_not_render(self):
         p = run_packages(self.release, 'bad-condition', targets=['debian-12'], check=False,
                          changes=[('k8s_cluster/k8s-cluster.yml', 'kube_proxy_mode', '{{ airgap_no_such_variable }}')])
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('pkgs.ipset', p.stdout)
-        self.assertIn("{{ kube_proxy_mode != 'ipvs' }} does not render", p.stdout)
-        self.assertIn('debian-12', p.stdout)
-        self.assertIn('airgap_no_such_variable', p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn('pkgs.ipset', msg)
+        self.assertIn("{{ kube_proxy_mode != 'ipvs' }} does not render", msg)
+        self.assertIn('debian-12', msg)
+        self.assertIn('airgap_no_such_variable', msg)
 
     def test_kubespray_without_system_packages(self):
         fake = os.path.join(tm.TMP, 'pkgs-no-system-packages')
@@ -439,8 +442,9 @@ class PackagesErrors(unittest.TestCase):
         p = tm.run_manifest(self.release, inv, kubespray_dir=fake, playbook='airgap.kubespray.os_packages', check=False,
                             extra={'airgap_os_targets': ['debian-12']})
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('system_packages/vars/main.yml was not found', p.stdout)
-        self.assertIn('airgap_kubespray_dir', p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn('system_packages/vars/main.yml was not found', msg)
+        self.assertIn('airgap_kubespray_dir', msg)
 
 
 if __name__ == '__main__':

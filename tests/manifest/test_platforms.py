@@ -22,6 +22,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_manifest as tm  # noqa: E402  (its helpers, and its collection install)
+import results  # noqa: E402  (tests/lib, on the path test_manifest puts there)
 
 setUpModule, tearDownModule = tm.module_hooks()
 
@@ -209,8 +210,9 @@ class Platforms(unittest.TestCase):
             f.write('all:\n  hosts:\n    admin: {}\n')
         p = tm.run_manifest(self.release, inv, check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn('no cluster host matches', p.stdout)
-        self.assertIn('k8s_cluster', p.stdout)
+        msg = results.failure(p.results)
+        self.assertIn('no cluster host matches', msg)
+        self.assertIn('k8s_cluster', msg)
         self.assertFalse(os.path.exists(os.path.join(os.path.dirname(inv), 'out', 'manifest.yaml')))
 
 
