@@ -95,6 +95,13 @@ collection: build check-docs
 install: collection
 	ansible-galaxy collection install --force -p $(COLLECTIONS_PATH) $(TARBALL)
 
+# ansible-lint (Debian 12's 6.13.1, tests/setup-host.sh installs it; .ansible-lint: the production
+# profile) on the roles and playbooks, with this checkout linked into build/lint as the collection
+# airgap.kubespray (our modules, filters and roles resolve by FQCN; nothing is installed). 6.13.1
+# installs its collection finder from the directory above ANSIBLE_COLLECTIONS_PATH, hence the
+# path ends in ansible_collections; its cache stays in build/lint.
+LINT_COLLECTIONS := $(CURDIR)/build/lint/ansible_collections
+
 lint:
 	@out=$$(gofmt -l modules); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -102,6 +109,9 @@ lint:
 	@$(PYTHON) tests/lib/changelog_lint.py changelogs && echo "changelog fragments follow changelogs/config.yaml"
 	@rc=0; for t in tests/integration/targets/*/; do [ -f "$$t/aliases" ] || { echo "$${t}aliases is missing"; rc=1; }; done; \
 	[ $$rc -eq 0 ] && echo "every integration target has aliases"
+	@command -v ansible-lint >/dev/null || { echo "ansible-lint is not installed (tests/setup-host.sh installs it)"; exit 1; }
+	@mkdir -p $(LINT_COLLECTIONS)/airgap && ln -sfn $(CURDIR) $(LINT_COLLECTIONS)/airgap/kubespray
+	XDG_CACHE_HOME=$(CURDIR)/build/lint/cache ANSIBLE_COLLECTIONS_PATH=$(LINT_COLLECTIONS) ansible-lint roles playbooks
 
 # ansible-test sanity on the built collection, on the lanes that ship ansible-test (2.17 and 2.18
 # come from source trees without it), two at a time; the tests it skips and why:

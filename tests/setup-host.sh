@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host (as root, no sudo needed; another user is taken to root through sudo;
-# safe to re-run) for the tests, benchmarks
-# and CI: installs ansible-core, nginx, docker-registry, skopeo, podman, sudo and the usual tools
-# from Debian's archive, then the Ansible lanes the tests run on (tests/lib/ansible-lane.sh:
+# safe to re-run) for the tests, benchmarks and CI: installs ansible-core, ansible-lint (make lint),
+# nginx, docker-registry, skopeo, podman, sudo and the usual tools from Debian's archive, then the
+# Ansible lanes the tests run on (tests/lib/ansible-lane.sh:
 # ansible-core 2.14 is Debian's, 2.17 and 2.18 come from ../shared/vendor, 2.19 is Debian trixie's
 # .deb, fetched with apt-get download and unpacked; all cached in
 # Without ../shared/vendor (a clone outside this repository's CI) lanes 2.17 and 2.18 are skipped
@@ -16,7 +16,7 @@
 #   AIRGAP_SKIP_APT=1 tests/setup-host.sh   # skip apt-get when every package is already installed
 set -euo pipefail
 
-packages=(ansible nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
+packages=(ansible ansible-lint nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
   docker-registry skopeo podman containerd openssl apache2-utils
   debootstrap dpkg-dev apt-utils debian-archive-keyring gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
   python3-setuptools-whl python3-wheel-whl

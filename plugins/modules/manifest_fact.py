@@ -50,7 +50,7 @@ options:
   inventory_host:
     description:
       - Merge the manifest's C(offline_vars) over this inventory host's own values of those variables, as the inventory
-        writes them (untemplated), a mapping key by key, the manifest's keys winning.
+        writes them (untemplated) - a mapping key by key, the manifest's keys winning.
     type: str
   registry:
     description: With O(manifest), the registry the nodes pull from (verify's offline view); images found are checked there.

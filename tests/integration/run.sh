@@ -292,7 +292,7 @@ with open(sys.argv[2], 'w') as f:
     for it in v['fft_expect'][:3]:
         f.write(it['url'] + '\n')
 json.dump({'airgap_files_list': sys.argv[2], 'airgap_files_dir': sys.argv[4],
-           'airgap_files_mirrors': v['fft_mirrors']}, open(sys.argv[3], 'w'))
+           'airgap_file_mirrors': v['fft_mirrors']}, open(sys.argv[3], 'w'))
 PY
   for run in first second; do
     ansible-playbook airgap.kubespray.fetch_files -e "@$tmp/work/playbook-vars.json" >"$tmp/logs/playbook-$run.log" 2>&1 ||

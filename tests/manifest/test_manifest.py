@@ -450,8 +450,8 @@ class GeneratedOfflineVars(unittest.TestCase):
                 inv = make_inventory(release, 'offline-vars-' + plugin, changes)
                 up, _, _, _, up_dir = run_manifest(release, inv)  # the upstream view: what download writes in the bundle
                 target = os.path.join(inv, 'group_vars', 'all', 'offline.yml')
-                settings = {'airgap_registry_host': 'registry.airgap.test:35000', 'airgap_files_repo': 'http://files.airgap.test:8080',
-                            'airgap_registry_ca_file': '/etc/containerd/certs.d/airgap-ca.pem',
+                settings = {'airgap_offline_registry_host': 'registry.airgap.test:35000', 'airgap_offline_files_repo': 'http://files.airgap.test:8080',
+                            'airgap_offline_registry_ca_file': '/etc/containerd/certs.d/airgap-ca.pem',
                             'airgap_offline_debian_repo': 'http://files.airgap.test:8080/debs/bookworm',
                             'test_manifest_path': os.path.join(up_dir, 'manifest.yaml'),
                             'test_inventory_values': {'cilium_extra_values': own} if plugin == 'cilium' else {}}
