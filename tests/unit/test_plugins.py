@@ -113,9 +113,8 @@ class ManifestProjectionTest(unittest.TestCase):
         helm = dict(FILE, name='helm', url='https://get.helm.sh/helm.tgz', path='get.helm.sh/helm.tgz', arches=['amd64', 'arm64'])
         chart = dict(FILE, name='cilium_helm_chart', url='https://h/cilium.tgz', path='h/cilium.tgz',
                      scan={'kind': 'chart', 'values': {'a': 1}})
-        self.manifest = m.manifest_merge([evaluation('a', files=[FILE, helm, chart], images=[IMAGE, dict(IMAGE, source='quay.io/x:1',
-                                                                                                          name='x', repo='quay.io/x', tag='1')])],
-                                         arches=['amd64'])
+        other = dict(IMAGE, source='quay.io/x:1', name='x', repo='quay.io/x', tag='1')
+        self.manifest = m.manifest_merge([evaluation('a', files=[FILE, helm, chart], images=[IMAGE, other])], arches=['amd64'])
 
     def test_lists(self):
         self.assertEqual(m.manifest_files_list(self.manifest),
@@ -183,7 +182,7 @@ class QuirksLoaderTest(unittest.TestCase):
         return load_quirks(DataLoader(), paths), paths
 
     def test_later_file_replaces_a_quirk_by_id(self):
-        quirks, _ = self.load('- {id: a, summary: shipped}\n- {id: b}\n', '', '- {id: a, summary: mine}\n')
+        quirks, dummy = self.load('- {id: a, summary: shipped}\n- {id: b}\n', '', '- {id: a, summary: mine}\n')
         self.assertEqual([(q['id'], q.get('summary')) for q in quirks], [('b', None), ('a', 'mine')])
 
     def test_refusals_name_the_file_and_quirk(self):
