@@ -252,9 +252,13 @@ def manifest_items(manifest, module):
     if module == 'fetch':
         return [{'url': f['url'], 'checksum': f.get('checksum') or '', 'path': f['path']} for f in files]
     if module == 'pull':
-        out = []
+        # one entry per image: the mirror's own images may also be Kubespray's (nginx)
+        out, seen = [], set()
         for i in images + manifest.get('mirror_images', []):
-            out.append(dict({'source': i['source']}, **({'digest': i['digest']} if i.get('digest') else {})))
+            key = (i['source'], i.get('digest') or '')
+            if key not in seen:
+                seen.add(key)
+                out.append(dict({'source': i['source']}, **({'digest': i['digest']} if i.get('digest') else {})))
         return out
     if module == 'verify':
         return {'files': [{'name': f['name'], 'url': f['url'], 'checksum': f.get('checksum') or ''} for f in files],

@@ -675,7 +675,7 @@ class DownloadPipeline(unittest.TestCase):
             bundle = extra['airgap_bundle_dir']
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed', 'items'),
                              {'fetched': len(calico['files']), 'skipped': 0, 'failed': 0, 'items': len(calico['files'])})
-            n_images = len(calico['images']) + len(calico['mirror_images'])
+            n_images = len({(i['source'], i.get('digest') or '') for i in calico['images'] + calico['mirror_images']})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed', 'images'),
                              {'pulled': n_images, 'imported': 0, 'skipped': 0, 'failed': 0, 'images': n_images})
             for f in ('manifest.yaml', 'files.list', 'images.list', 'kubespray.tar.gz', 'airgap-kubespray-collection.tar.gz',
@@ -714,7 +714,7 @@ class DownloadPipeline(unittest.TestCase):
                              {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
                              {'pulled': len(new_images), 'imported': 0, 'failed': 0,
-                              'skipped': len(cilium['images']) + len(cilium['mirror_images']) - len(new_images)})
+                              'skipped': len({i['source'] for i in cilium['images'] + cilium['mirror_images']}) - len(new_images)})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'ok'))
             repacked = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
             self.assertTrue(repacked['requirements.txt'].endswith(b'# changed by the test\n'))

@@ -142,6 +142,11 @@ class ManifestProjectionTest(unittest.TestCase):
         self.assertEqual(m.manifest_items(manifest, 'pull'), [{'source': IMAGE['source'], 'digest': 'sha256:' + '4' * 64},
                                                               {'source': 'docker.io/library/registry:2'}])
 
+    def test_pull_lists_an_image_once(self):
+        # the mirror's nginx is also Kubespray's nginx-proxy: pulled once, not raced twice
+        manifest = m.manifest_merge([evaluation('a', images=[IMAGE], mirror_images=[{'name': 'nginx', 'source': IMAGE['source']}])])
+        self.assertEqual(m.manifest_items(manifest, 'pull'), [{'source': IMAGE['source']}])
+
     def test_filters_are_registered_under_their_names(self):
         filters = manifest_filters.FilterModule().filters()
         self.assertEqual(sorted(filters), ['manifest_files_list', 'manifest_images_list', 'manifest_items', 'manifest_offline_vars',
