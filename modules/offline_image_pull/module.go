@@ -18,18 +18,15 @@ import (
 )
 
 type args struct {
-	Images             []imagepull.Image `json:"images"`
-	Dest               string            `json:"dest"`
-	Platforms          []string          `json:"platforms"`
-	Mirrors            []mirror.Mirror   `json:"registry_mirrors"`
-	InsecureRegistries []string          `json:"insecure_registries"`
-	Auth               any               `json:"auth"`
-	CAPath             string            `json:"ca_path"`
-	ValidateCerts      bool              `json:"validate_certs"`
-	Concurrency        int               `json:"concurrency"`
-	Retries            int               `json:"retries"`
-	Timeout            int               `json:"timeout"`
-	Archives           []string          `json:"archives"`
+	regclient.Access
+	Images      []imagepull.Image `json:"images"`
+	Dest        string            `json:"dest"`
+	Platforms   []string          `json:"platforms"`
+	Mirrors     []mirror.Mirror   `json:"registry_mirrors"`
+	Concurrency int               `json:"concurrency"`
+	Retries     int               `json:"retries"`
+	Timeout     int               `json:"timeout"`
+	Archives    []string          `json:"archives"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -45,12 +42,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		}
 		platforms = append(platforms, pl)
 	}
-	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
-	if err != nil {
-		return nil, err
-	}
-	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries,
-		Credentials: creds, AuthFile: authFile, Retries: a.Retries, Timeout: time.Duration(a.Timeout) * time.Second})
+	client, err := a.Access.Client(inv.Secret, 0, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -23,21 +23,18 @@ import (
 )
 
 type args struct {
-	Src                []string `json:"src"`
-	Registry           string   `json:"registry"`
-	Archive            string   `json:"archive"`
-	Platform           string   `json:"platform"`
-	Mapping            string   `json:"mapping"`
-	Namespace          string   `json:"namespace"`
-	StripHosts         []string `json:"strip_hosts"`
-	Auth               any      `json:"auth"`
-	CAPath             string   `json:"ca_path"`
-	ValidateCerts      bool     `json:"validate_certs"`
-	InsecureRegistries []string `json:"insecure_registries"`
-	Concurrency        int      `json:"concurrency"`
-	Retries            int      `json:"retries"`
-	Timeout            int      `json:"timeout"`
-	Images             []string `json:"images"`
+	regclient.Access
+	Src         []string `json:"src"`
+	Registry    string   `json:"registry"`
+	Archive     string   `json:"archive"`
+	Platform    string   `json:"platform"`
+	Mapping     string   `json:"mapping"`
+	Namespace   string   `json:"namespace"`
+	StripHosts  []string `json:"strip_hosts"`
+	Concurrency int      `json:"concurrency"`
+	Retries     int      `json:"retries"`
+	Timeout     int      `json:"timeout"`
+	Images      []string `json:"images"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -51,12 +48,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if a.Archive != "" {
 		return archive(ctx, inv, a)
 	}
-	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
-	if err != nil {
-		return nil, err
-	}
-	client, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries,
-		Credentials: creds, AuthFile: authFile, Retries: a.Retries, Jobs: a.Concurrency, Timeout: time.Duration(a.Timeout) * time.Second})
+	client, err := a.Access.Client(inv.Secret, a.Concurrency, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -22,15 +22,12 @@ type image struct {
 }
 
 type args struct {
-	Files              []verify.File `json:"files"`
-	Images             []image       `json:"images"`
-	BundleImages       string        `json:"bundle_images"`
-	CAPath             string        `json:"ca_path"`
-	ValidateCerts      bool          `json:"validate_certs"`
-	InsecureRegistries []string      `json:"insecure_registries"`
-	Auth               any           `json:"auth"`
-	Concurrency        int           `json:"concurrency"`
-	Timeout            int           `json:"timeout"`
+	regclient.Access
+	Files        []verify.File `json:"files"`
+	Images       []image       `json:"images"`
+	BundleImages string        `json:"bundle_images"`
+	Concurrency  int           `json:"concurrency"`
+	Timeout      int           `json:"timeout"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -43,12 +40,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	authFile, creds, err := regclient.ParseAuth(a.Auth, inv.Secret)
-	if err != nil {
-		return nil, err
-	}
-	reg, err := regclient.New(regclient.Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries, AuthFile: authFile,
-		Credentials: creds, Timeout: timeout, Retries: 1})
+	reg, err := a.Access.Client(inv.Secret, 0, timeout)
 	if err != nil {
 		return nil, err
 	}

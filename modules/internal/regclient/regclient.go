@@ -41,10 +41,7 @@ type Options struct {
 	Insecure    []string     // hosts (host[:port]) reached over plain HTTP
 	Credentials []Credential // per registry host
 	AuthFile    string       // a docker config.json with "auths"
-	// Deprecated: ignored. Requests are not retried here; callers retry per image (see the
-	// package comment). Kept so that callers setting it still build.
-	Retries int
-	Jobs    int // concurrent blob transfers per image; if <= 0, 4
+	Jobs        int          // concurrent blob transfers per image; if <= 0, 4
 	// Timeout bounds connecting, waiting for response headers and any silence while reading
 	// a response body (a stalled registry or proxy); a big blob may take longer in total.
 	// If <= 0, httpclient.DefaultTimeout.
@@ -178,6 +175,26 @@ func canonicalHost(h string) string {
 		return name.DefaultRegistry
 	}
 	return h
+}
+
+// Access is the registry-access options of every image module, decoded from the module's
+// arguments (module.RegistryAccess documents them once): a module's args struct embeds it.
+type Access struct {
+	Auth               any      `json:"auth"`
+	CAPath             string   `json:"ca_path"`
+	ValidateCerts      bool     `json:"validate_certs"`
+	InsecureRegistries []string `json:"insecure_registries"`
+}
+
+// Client builds the client these options describe; secret is called with every password
+// (the module masks them), jobs and timeout are as in Options.
+func (a Access) Client(secret func(string), jobs int, timeout time.Duration) (*Client, error) {
+	authFile, creds, err := ParseAuth(a.Auth, secret)
+	if err != nil {
+		return nil, err
+	}
+	return New(Options{CAPath: a.CAPath, SkipVerify: !a.ValidateCerts, Insecure: a.InsecureRegistries,
+		Credentials: creds, AuthFile: authFile, Jobs: jobs, Timeout: timeout})
 }
 
 // ParseAuth reads a module's auth option: a docker config.json path, or a list of

@@ -112,7 +112,7 @@ func TestRemoteSendsRequestsOnce(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	c, err := regclient.New(regclient.Options{Insecure: []string{host}, Retries: 5, Timeout: 5 * time.Second})
+	c, err := regclient.New(regclient.Options{Insecure: []string{host}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
