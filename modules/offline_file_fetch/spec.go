@@ -1,18 +1,6 @@
 package filefetch
 
-import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-
-	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
-
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
-)
+import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 
 // Module is the module's one description: it drives argument validation, the CLI flags and
 // the generated documentation stub plugins/modules/offline_file_fetch.py.
@@ -120,54 +108,7 @@ var Module = &module.Module{
 	},
 }
 
-// listFlag adds --list FILE: contrib/offline's files.list (one URL a line) or a YAML list of
-// items, appended to --items.
-func listFlag(fs *pflag.FlagSet) func(raw map[string]any) error {
-	list := fs.String("list", "", "read items from FILE ('-' for stdin): contrib/offline's files.list (one URL a line) or a YAML list of {url, checksum, path}")
-	return func(raw map[string]any) error {
-		if *list == "" {
-			return nil
-		}
-		items, err := readList(*list)
-		if err != nil {
-			return err
-		}
-		prev, _ := raw["items"].([]any)
-		raw["items"] = append(prev, items...)
-		return nil
-	}
-}
-
-func readList(name string) ([]any, error) {
-	var b []byte
-	var err error
-	if name == "-" {
-		b, err = io.ReadAll(os.Stdin)
-	} else {
-		b, err = os.ReadFile(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading --list: %w", err)
-	}
-	var doc any
-	if yaml.Unmarshal(b, &doc) == nil {
-		if list, ok := doc.([]any); ok {
-			for i, e := range list {
-				if s, ok := e.(string); ok {
-					list[i] = map[string]any{"url": s}
-				}
-			}
-			return list, nil
-		}
-	}
-	var items []any
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		items = append(items, map[string]any{"url": line})
-	}
-	return items, sc.Err()
-}
+// listFlag adds --list FILE ('-' for stdin): contrib/offline's files.list (one URL a line) or a
+// YAML list of items, appended to --items.
+var listFlag = module.ListFile{Option: "items", Key: "url",
+	Usage: "read items from FILE ('-' for stdin): contrib/offline's files.list (one URL a line) or a YAML list of {url, checksum, path}"}.Flag

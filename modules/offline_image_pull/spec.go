@@ -1,17 +1,6 @@
 package imagepullmod
 
-import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"os"
-	"strings"
-
-	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
-
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
-)
+import "github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 
 // Module is the module's one description: validation, CLI flags and the doc stub.
 var Module = &module.Module{
@@ -104,56 +93,20 @@ var Module = &module.Module{
 
 // listFlag adds --list FILE: contrib/offline's images.list (one reference a line), a YAML list
 // of references or {source, digest}, or a manifest.yaml (its images).
-func listFlag(fs *pflag.FlagSet) func(raw map[string]any) error {
-	list := fs.String("list", "", "read images from FILE: contrib/offline's images.list (one reference a line), a YAML list, or airgap.kubespray's manifest.yaml")
-	return func(raw map[string]any) error {
-		if *list == "" {
-			return nil
-		}
-		b, err := os.ReadFile(*list)
-		if err != nil {
-			return fmt.Errorf("reading --list: %w", err)
-		}
-		images, err := parseList(b)
-		if err != nil {
-			return fmt.Errorf("--list %s: %w", *list, err)
-		}
-		prev, _ := raw["images"].([]any)
-		raw["images"] = append(prev, images...)
-		return nil
-	}
-}
-
-func parseList(b []byte) ([]any, error) {
-	var doc any
-	if yaml.Unmarshal(b, &doc) == nil {
+var listFlag = module.ListFile{Option: "images", Key: "source",
+	Usage: "read images from FILE: contrib/offline's images.list (one reference a line), a YAML list, or airgap.kubespray's manifest.yaml",
+	List: func(doc any) any {
 		if m, ok := doc.(map[string]any); ok {
-			doc = m["images"]
+			return m["images"]
 		}
-		if list, ok := doc.([]any); ok {
-			for i, e := range list {
-				switch v := e.(type) {
-				case string:
-					list[i] = map[string]any{"source": v}
-				case map[string]any: // a manifest entry: only what pulling takes (origin, found_in, ... are the manifest's)
-					img := map[string]any{"source": v["source"]}
-					if d, ok := v["digest"]; ok && d != nil {
-						img["digest"] = d
-					}
-					list[i] = img
-				}
-			}
-			return list, nil
+		return doc
+	},
+	// a manifest entry: only what pulling takes (origin, found_in, ... are the manifest's)
+	Entry: func(v map[string]any) map[string]any {
+		img := map[string]any{"source": v["source"]}
+		if d, ok := v["digest"]; ok && d != nil {
+			img["digest"] = d
 		}
-	}
-	var out []any
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		out = append(out, map[string]any{"source": line})
-	}
-	return out, sc.Err()
-}
+		return img
+	},
+}.Flag

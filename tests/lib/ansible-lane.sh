@@ -52,6 +52,15 @@ wrappers() {
   mv "$dir/bin.tmp" "$dir/bin"
 }
 
+# lane_lib LANE: where LANE's ansible Python package is ("" for 2.14: Debian's own, on the path)
+lane_lib() {
+  case $1 in
+    2.14) echo "" ;;
+    2.19) echo "$cache/ansible/2.19/root/usr/lib/python3/dist-packages" ;;
+    *) echo "$cache/ansible/$1/src/lib" ;;
+  esac
+}
+
 install_vendor() {  # LANE TARBALL
   local lane=$1 tarball=$2 dir=$cache/ansible/$1 stamp
   [ -f "$tarball" ] || die "lane $lane needs $tarball (see ../shared/vendor/README.md)"
@@ -152,7 +161,9 @@ case ${1:-} in
     # Modules on localhost run on that same python too: interpreter discovery would take the
     # first python3.N of the lane's own list on PATH, which on a machine with pyenv is a shim
     # (2.19 asks for python3.13 first, and pyenv's shim for it exits 127).
-    PATH="$cache/ansible/$lane/bin:$PATH" AIRGAP_ANSIBLE_LANE=$lane \
+    # AIRGAP_LANE_PYTHONPATH: what python needs first on PYTHONPATH to import the lane's ansible
+    # (make test-unit imports the collection's plugins on each lane's ansible-core).
+    PATH="$cache/ansible/$lane/bin:$PATH" AIRGAP_ANSIBLE_LANE=$lane AIRGAP_LANE_PYTHONPATH=$(lane_lib "$lane") \
       ANSIBLE_PYTHON_INTERPRETER=${ANSIBLE_PYTHON_INTERPRETER:-/usr/bin/python3} exec "$@"
     ;;
   each)

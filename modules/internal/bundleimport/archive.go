@@ -2,46 +2,29 @@ package bundleimport
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tarfile"
 )
 
-// openTar reads a tar archive, gzip- or bzip2-compressed or not.
-func openTar(archive string) (*tar.Reader, func(), error) {
-	f, err := os.Open(archive)
+// openTar reads a tar archive (tarfile.Open); an unreadable compressed archive is refused.
+func openTar(archive string) (*tarfile.Reader, func(), error) {
+	r, err := tarfile.Open(archive)
+	if errors.Is(err, tarfile.ErrCompression) {
+		return nil, nil, refused("%s: not a readable tar archive (%v)", archive, err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	magic, _ := br.Peek(3)
-	var r io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, refused("%s: not a readable tar archive (%v)", archive, err)
-		}
-		r = gz
-	case bytes.Equal(magic, []byte("BZh")):
-		r = bzip2.NewReader(br)
-	}
-	return tar.NewReader(r), func() { f.Close() }, nil
-}
-
-func isReg(h *tar.Header) bool {
-	return h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA || h.Typeflag == tar.TypeCont //nolint:staticcheck // old archives
+	return r, func() { r.Close() }, nil
 }
 
 type link struct{ rel, target, name string }
@@ -69,7 +52,7 @@ func scanTar(archive string, maxBytes int64) ([]entry, []string, error) {
 		if err != nil {
 			return nil, nil, refused("%s: not a readable tar archive (%v)", archive, err)
 		}
-		if isReg(h) {
+		if tarfile.Regular(h) {
 			total += h.Size // a sparse member counts what it unpacks to
 		}
 		if maxBytes > 0 && total > maxBytes {
@@ -79,7 +62,7 @@ func scanTar(archive string, maxBytes int64) ([]entry, []string, error) {
 			err.(*Refused).Members = []string{fmt.Sprintf("%s (%d bytes, over the cap of %d)", h.Name, h.Size, maxBytes)}
 			return nil, nil, err
 		}
-		rel, ok := cleanMember(h.Name)
+		rel, ok := tarfile.Clean(h.Name)
 		if !ok {
 			unsafe = append(unsafe, h.Name+" (absolute path or ..)")
 			continue
@@ -102,7 +85,7 @@ func scanTar(archive string, maxBytes int64) ([]entry, []string, error) {
 		}
 		seen[rel] = true
 		switch {
-		case isReg(h):
+		case tarfile.Regular(h):
 			sum := sha256.New()
 			if _, err := io.Copy(sum, tr); err != nil {
 				return nil, nil, refused("%s: not a readable tar archive (%v)", archive, err)
@@ -117,7 +100,7 @@ func scanTar(archive string, maxBytes int64) ([]entry, []string, error) {
 				links = append(links, link{rel, target, h.Name})
 			}
 		case h.Typeflag == tar.TypeLink:
-			target, ok := cleanMember(h.Linkname)
+			target, ok := tarfile.Clean(h.Linkname)
 			if ok {
 				target = stripTop(target)
 			}
@@ -193,10 +176,10 @@ func extract(archive string, wanted map[string][]target, d *filesDir) error {
 		if err != nil {
 			return refused("%s: not a readable tar archive (%v)", archive, err)
 		}
-		if !isReg(h) {
+		if !tarfile.Regular(h) {
 			continue
 		}
-		rel, ok := cleanMember(h.Name)
+		rel, ok := tarfile.Clean(h.Name)
 		if !ok {
 			continue
 		}

@@ -34,6 +34,7 @@ import (
 	"syscall"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tarfile"
 )
 
 // TmpPrefix starts the name of every temporary file written in the bundle.
@@ -126,25 +127,6 @@ type Result struct {
 	SkippedLinks []string       `json:"skipped_links"`
 	Repos        map[string]int `json:"repos"`
 	Lines        []string       `json:"lines"`
-}
-
-// cleanMember turns an archive member's name into a relative path ("./a//b/" -> "a/b"); ok is
-// false for an absolute path, a ".." component, NUL or backslash.
-func cleanMember(name string) (string, bool) {
-	if strings.HasPrefix(name, "/") || strings.ContainsAny(name, "\x00\\") {
-		return "", false
-	}
-	var parts []string
-	for _, p := range strings.Split(name, "/") {
-		switch p {
-		case "", ".":
-			continue
-		case "..":
-			return "", false
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, "/"), true
 }
 
 func stripTop(rel string) string {
@@ -305,7 +287,7 @@ func Import(req Request) (*Result, error) {
 	type repoPlan struct{ rel, src, under string }
 	var repoPlans []repoPlan
 	for _, r := range req.Repos {
-		if clean, ok := cleanMember(r.Dest); !ok || clean != r.Dest || clean == "" {
+		if clean, ok := tarfile.Clean(r.Dest); !ok || clean != r.Dest || clean == "" {
 			return nil, refused("unsafe destination %q for %s", r.Dest, r.Src)
 		}
 		files, err := walkRegular(r.Src)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tarfile"
 )
 
 // Import reads docker-save bundles into store, so that people can move to the OCI layout
@@ -378,28 +379,13 @@ func (w *writeErr) Write(b []byte) (int, error) {
 // it and links; a truncated archive is an error.
 func untar(path, dir string) error {
 	dir = filepath.Clean(dir)
-	f, err := os.Open(path)
+	tr, err := tarfile.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	limit := ExtractRatio*fi.Size() + ExtractSlack
+	defer tr.Close()
+	limit := ExtractRatio*tr.Size + ExtractSlack
 	var total int64
-	br := bufio.NewReaderSize(f, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -408,13 +394,14 @@ func untar(path, dir string) error {
 		if err != nil {
 			return fmt.Errorf("truncated or corrupt archive: %w", err)
 		}
-		target := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if target != dir && !inside(dir, target) {
+		rel, ok := tarfile.Clean(h.Name)
+		if !ok {
 			return fmt.Errorf("entry %q leaves the archive", h.Name)
 		}
+		target := filepath.Join(dir, filepath.FromSlash(rel))
 		if h.Size < 0 || total+h.Size > limit || total+h.Size < total {
 			return fmt.Errorf("%w: member %q declares %d bytes, after %d bytes of earlier members; the cap for this %d-byte archive is %d bytes",
-				ErrTooLarge, h.Name, h.Size, total, fi.Size(), limit)
+				ErrTooLarge, h.Name, h.Size, total, tr.Size, limit)
 		}
 		total += h.Size
 		switch h.Typeflag {
