@@ -555,7 +555,7 @@ def pack_task(p, tarball):
     """'changed' or 'ok': what the download role's pack task reported for tarball (its loop item)."""
     found = ['changed' if r.get('changed') else 'ok' for task in results.of(p.results, host='localhost', status='ok')
              for r in task['result'].get('results', [])
-             if isinstance(r.get('item'), dict) and r['item'].get('out') == tarball and 'stdout' in r]
+             if isinstance(r.get('item'), dict) and r['item'].get('out') == tarball and 'summary' in r]
     if len(found) != 1:
         raise AssertionError('no single pack result for %s in %s: %s' % (tarball, p.results, found))
     return found[0]
@@ -572,10 +572,10 @@ def verify_failed(p):
     return {'%s %s' % (i['kind'], i['name']): i for i in results.one(p.results, 'offline_verify')['result']['failed_items']}
 
 
-class PackScript(unittest.TestCase):
-    """The download role's pack.py on its own, on a Kubespray copy that is not a git checkout: the
-    walk leaves out the bundle, inventory credentials/artifacts and vault files; --check writes
-    nothing; a rerun packs again only after a change."""
+class BundlePack(unittest.TestCase):
+    """The bundle_pack module on its own (run as ansible-core runs it), on a Kubespray copy that is
+    not a git checkout: the walk leaves out the bundle, inventory credentials/artifacts and vault
+    files; check mode writes nothing; a rerun packs again only after a change."""
 
     def test_walk_leaves_secrets_out_and_packs_again_on_change(self):
         release = RELEASES[-1]
@@ -590,13 +590,17 @@ class PackScript(unittest.TestCase):
             with open(os.path.join(src, rel), 'w') as f:
                 f.write('airgap-test-secret\n')
         out = os.path.join(src, 'airgap-bundle', 'kubespray.tar.gz')
-        script = os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/roles/download/files/pack.py')
+        module = os.path.join(TMP, 'collections/ansible_collections/airgap/kubespray/plugins/modules/bundle_pack.py')
 
         def pack(*args):
-            p = subprocess.run([sys.executable, script, 'kubespray', src, out] + list(args), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, universal_newlines=True)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            return json.loads(p.stdout)
+            with open(os.path.join(work, 'args.json'), 'w') as f:
+                json.dump({'ANSIBLE_MODULE_ARGS': {'mode': 'kubespray', 'src': src, 'dest': out,
+                                                   '_ansible_check_mode': '--check' in args}}, f)
+            p = subprocess.run([sys.executable, module, os.path.join(work, 'args.json')], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, check=False)
+            r = json.loads(p.stdout)
+            self.assertEqual((p.returncode, r.get('failed', False)), (0, False), r.get('msg'))
+            return r
 
         r = pack('--check')
         self.assertEqual((r['changed'], r['source']), (True, 'walk'))

@@ -1,38 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
 # Copyright: airgap.kubespray contributors
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Pack a folder into a tarball of the bundle, again only when the folder changed. One JSON line on
-stdout: {"changed", "source", "members", "left_out"}; an error exits 1 with the message on stderr.
 
-  pack.py kubespray  SRC OUT [--check] [--inventory=PATH]...
-                                         the Kubespray checkout: what git tracks in SRC when SRC is
-                                         in a git work tree (the files as they are on disk), plus the
-                                         inventories (files or folders: each -i source) that lie in
-                                         SRC (Kubespray's .gitignore leaves inventory/* untracked);
-                                         else every file under SRC
-  pack.py collection SRC OUT [--check]   an installed collection (SRC holds MANIFEST.json), in the
-                                         layout `ansible-galaxy collection install` accepts
+from __future__ import absolute_import, division, print_function
 
-Never packed, in either mode: .git, __pycache__ and *.pyc, the folder OUT is written to (the bundle,
-often inside the checkout), any other airgap bundle (a folder holding manifest.yaml and
-SHA256SUMS), and secrets: `credentials` and `artifacts` folders under inventory/ (Kubespray's
-generated passwords and admin.conf), Ansible vault password files (.vault_pass*, vault_pass*,
-*.vault-password, ...) and *.vault files, Terraform state, SSH private keys.
+__metaclass__ = type
 
-Members are named from SRC (no "./" prefix); symbolic links stay links. The fingerprint of what
-would be packed (each member's path, type, size, mtime, mode, link target) is kept beside OUT in
-.<OUT name>.fingerprint together with OUT's own size and mtime: when both match, nothing is done
-(changed false); else OUT is rebuilt under a temporary name and renamed into place. --check
-reports what a run would do and writes nothing.
-"""
+DOCUMENTATION = r'''
+module: bundle_pack
+short_description: Pack a Kubespray checkout or this collection into a tarball of the bundle, again only when it changed
+version_added: 0.1.0
+description:
+  - Writes I(dest), a gzipped tarball of I(src), as the C(airgap.kubespray.download) role packs C(kubespray.tar.gz)
+    and C(airgap-kubespray-collection.tar.gz) into the bundle.
+  - C(mode=kubespray) packs what git tracks in I(src) when I(src) is in a git work tree (the files as they are on disk),
+    plus the I(inventories) (files or folders, each C(-i) source) that lie in I(src) (Kubespray's C(.gitignore) leaves
+    C(inventory/*) untracked); else every file under I(src).
+  - C(mode=collection) packs an installed collection (I(src) holds C(MANIFEST.json)) in the layout
+    C(ansible-galaxy collection install) accepts.
+  - Never packed, in either mode, C(.git), C(__pycache__) and C(*.pyc), the folder I(dest) is written to (the bundle,
+    often inside the checkout), any other airgap bundle (a folder holding C(manifest.yaml) and C(SHA256SUMS)), and
+    secrets, C(credentials) and C(artifacts) folders under C(inventory/) (Kubespray's generated passwords and
+    C(admin.conf)), Ansible vault password files (C(.vault_pass*), C(vault_pass*), C(*.vault-password), ...) and
+    C(*.vault) files, Terraform state, SSH private keys.
+  - Members are named from I(src) (no C(./) prefix); symbolic links stay links. A fingerprint of what would be packed
+    (each member's path, type, size, mtime, mode, link target) is kept beside I(dest) in C(.<name>.fingerprint)
+    together with the tarball's own size and mtime. When both match nothing is done (C(changed=false)); else the
+    tarball is written under a temporary name and renamed into place.
+author:
+  - airgap.kubespray contributors (@airgap-kubespray)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Compares the fingerprints and reports whether a run would pack; writes nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    support: full
+options:
+  mode:
+    description:
+      - What I(src) is.
+    type: str
+    required: true
+    choices: [kubespray, collection]
+  src:
+    description:
+      - The folder to pack.
+    type: path
+    required: true
+  dest:
+    description:
+      - The tarball to write.
+    type: path
+    required: true
+  inventories:
+    description:
+      - With C(mode=kubespray), the inventory sources of the run; those inside I(src) are packed too, without their
+        secrets.
+    type: list
+    elements: str
+    default: []
+'''
+
+EXAMPLES = r'''
+- name: Pack the Kubespray checkout into the bundle
+  airgap.kubespray.bundle_pack:
+    mode: kubespray
+    src: "{{ airgap_kubespray_dir }}"
+    dest: "{{ airgap_bundle_dir }}/kubespray.tar.gz"
+    inventories: "{{ ansible_inventory_sources }}"
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+summary:
+  description: One line saying what was packed, from where, and what was left out.
+  returned: always
+  type: str
+  sample: "kubespray.tar.gz: 1520 members from what git tracks and the inventory, packed"
+source:
+  description: Where the members came from, C(git) (what git tracks) or C(walk) (every file under I(src)).
+  returned: always
+  type: str
+  sample: git
+members:
+  description: How many members the tarball holds (or would hold).
+  returned: always
+  type: int
+  sample: 1520
+left_out:
+  description: The paths left out by rule (C(airgap bundle), C(inventory credentials), C(inventory artifacts),
+    C(secret file)), at most 20 each.
+  returned: always
+  type: dict
+  sample: {"secret file": [".vault_pass"]}
+'''
+
 import fnmatch
 import hashlib
 import json
 import os
 import stat
-import subprocess
-import sys
 import tarfile
 import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
 
 FORMAT = 'airgap-pack 1'  # part of the fingerprint: a change of these rules rebuilds the tarballs
 SECRET_FILES = ('.vault_pass*', '.vault-pass*', 'vault_pass*', 'vault-pass*', '.vault_password*', '*.vault_pass',
@@ -57,17 +135,16 @@ def skipped(rel, is_dir):
     return False, None
 
 
-def git_files(src):
+def git_files(module, src):
     """Paths git tracks under src (relative to src), or None when src is not in a git work tree."""
-    try:
-        p = subprocess.run(['git', '-C', src, 'ls-files', '-z', '--cached', '--recurse-submodules'],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, GIT_OPTIONAL_LOCKS='0'),
-                           check=False)
-    except OSError:
+    git = module.get_bin_path('git')
+    if not git:
         return None
-    if p.returncode != 0:
+    rc, out, dummy = module.run_command([git, '-C', src, 'ls-files', '-z', '--cached', '--recurse-submodules'],
+                                        environ_update={'GIT_OPTIONAL_LOCKS': '0'}, encoding=None)
+    if rc != 0:
         return None
-    return sorted(set(n for n in p.stdout.decode('utf-8', 'surrogateescape').split('\0') if n))
+    return sorted(set(n for n in out.decode('utf-8', 'surrogateescape').split('\0') if n))
 
 
 class Lister(object):
@@ -213,7 +290,7 @@ def write_atomic(path, data_writer, mode=0o644):
         raise
 
 
-def pack(mode, src, out, check, inventories=()):
+def pack(module, mode, src, out, check, inventories=()):
     src = os.path.abspath(src)
     out = os.path.abspath(out)
     if not os.path.isdir(src):
@@ -221,7 +298,7 @@ def pack(mode, src, out, check, inventories=()):
     if mode == 'collection' and not os.path.isfile(os.path.join(src, 'MANIFEST.json')):
         raise Error('%s is not an installed collection (no MANIFEST.json)' % src)
     lister = Lister(src, out)
-    tracked = git_files(src) if mode == 'kubespray' else None
+    tracked = git_files(module, src) if mode == 'kubespray' else None
     more = []
     if tracked is not None:
         source, members = 'git', lister.from_git(tracked)
@@ -268,27 +345,24 @@ def pack(mode, src, out, check, inventories=()):
     }
 
 
-def main(argv):
-    args, inventories, check = [], [], False
-    for a in argv:
-        if a == '--check':
-            check = True
-        elif a.startswith('--inventory='):
-            inventories.append(a[len('--inventory='):])
-        else:
-            args.append(a)
-    if len(args) != 3 or args[0] not in ('kubespray', 'collection') or '' in inventories:
-        sys.stderr.write(__doc__)
-        return 2
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            mode=dict(type='str', required=True, choices=['kubespray', 'collection']),
+            src=dict(type='path', required=True),
+            dest=dict(type='path', required=True),
+            inventories=dict(type='list', elements='str', default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    inventories = p['inventories'] if p['mode'] == 'kubespray' else []
     try:
-        result = pack(args[0], args[1], args[2], check, inventories)
+        result = pack(module, p['mode'], p['src'], p['dest'], module.check_mode, inventories)
     except (Error, OSError, tarfile.TarError) as e:
-        sys.stderr.write('pack.py %s: %s\n' % (args[0], e))
-        return 1
-    json.dump(result, sys.stdout)
-    sys.stdout.write('\n')
-    return 0
+        module.fail_json(msg='%s %s: %s' % (p['mode'], p['dest'], e))
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    main()
