@@ -41,6 +41,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -232,18 +233,22 @@ def ensure_kubespray():
                          'the demo clones Kubespray %s into %s)' % (KUBESPRAY, KUBESPRAY_TAG, os.path.relpath(KUBESPRAY_CLONE, REPO)))
     say('demo: no Kubespray at %s and AIRGAP_DEMO_KUBESPRAY is unset: cloning Kubespray %s from %s into %s'
         % (os.path.normpath(KUBESPRAY_SHARED), KUBESPRAY_TAG, KUBESPRAY_REPO, os.path.relpath(KUBESPRAY_CLONE, REPO)))
-    tmp = KUBESPRAY_CLONE + '.tmp'
-    shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(DEMO, exist_ok=True)
-    p = subprocess.run(['git', 'clone', '--quiet', '--depth', '1', '--branch', KUBESPRAY_TAG, KUBESPRAY_REPO, tmp],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    if p.returncode != 0 or not is_kubespray(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise SystemExit('demo: cloning Kubespray %s from %s failed (set AIRGAP_DEMO_KUBESPRAY to a checkout, or '
-                         'AIRGAP_DEMO_KUBESPRAY_REPO to another copy of the repository):\n%s'
-                         % (KUBESPRAY_TAG, KUBESPRAY_REPO, p.stdout.strip() or 'no roles/kubespray_defaults in the clone'))
-    shutil.rmtree(KUBESPRAY_CLONE, ignore_errors=True)
-    os.replace(tmp, KUBESPRAY_CLONE)
+    # a unique scratch folder: two demos started at once never clone into (or remove) each other's
+    scratch = tempfile.mkdtemp(dir=DEMO, prefix='.kubespray-clone.')
+    tmp = os.path.join(scratch, 'kubespray')
+    try:
+        p = subprocess.run(['git', 'clone', '--quiet', '--depth', '1', '--branch', KUBESPRAY_TAG, KUBESPRAY_REPO, tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        if p.returncode != 0 or not is_kubespray(tmp):
+            raise SystemExit('demo: cloning Kubespray %s from %s failed (set AIRGAP_DEMO_KUBESPRAY to a checkout, or '
+                             'AIRGAP_DEMO_KUBESPRAY_REPO to another copy of the repository):\n%s'
+                             % (KUBESPRAY_TAG, KUBESPRAY_REPO, p.stdout.strip() or 'no roles/kubespray_defaults in the clone'))
+        if not is_kubespray(KUBESPRAY_CLONE):  # else another run placed it meanwhile: keep that one
+            shutil.rmtree(KUBESPRAY_CLONE, ignore_errors=True)
+            os.replace(tmp, KUBESPRAY_CLONE)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     say('demo: Kubespray %s is in %s' % (KUBESPRAY_TAG, os.path.relpath(KUBESPRAY_CLONE, REPO)))
     return KUBESPRAY_CLONE
 
