@@ -20,6 +20,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
 
 type args struct {
@@ -28,6 +29,7 @@ type args struct {
 	Registry    string   `json:"registry"`
 	Archive     string   `json:"archive"`
 	StorageDir  string   `json:"storage_dir"`
+	OnExisting  string   `json:"on_existing"`
 	Platform    string   `json:"platform"`
 	Mapping     string   `json:"mapping"`
 	Namespace   string   `json:"namespace"`
@@ -203,6 +205,10 @@ func result(key, registry, msg string, rep *imagepush.Report) *module.Result {
 
 // fill writes the images of src into a registry's filesystem storage.
 func fill(ctx context.Context, inv *module.Invocation, a args) (*module.Result, error) {
+	mode, err := tagmerge.ParseMode(a.OnExisting)
+	if err != nil {
+		return nil, err
+	}
 	entries, store, cleanup, err := entriesOf(ctx, a)
 	if err != nil {
 		return nil, err
@@ -210,7 +216,7 @@ func fill(ctx context.Context, inv *module.Invocation, a args) (*module.Result, 
 	defer cleanup()
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Fill(ctx, entries, imagepush.FillOptions{
-		Dir: a.StorageDir, Layout: store, Concurrency: a.Concurrency, DryRun: inv.CheckMode,
+		Dir: a.StorageDir, Layout: store, Concurrency: a.Concurrency, DryRun: inv.CheckMode, OnExisting: mode,
 		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
 		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
 	})
