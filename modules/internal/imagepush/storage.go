@@ -152,7 +152,7 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 			}
 		}
 	})
-	failedBlob := f.writeBlobs(entries, plans, rep, blobs)
+	failedBlob := f.writeBlobs(ctx, entries, plans, rep, blobs)
 	f.each(len(entries), func(i int) {
 		r := &rep.Images[i]
 		if !plans[i].todo || r.Status != "" || ctx.Err() != nil {
@@ -363,7 +363,7 @@ func (f *filler) space(entries []Entry, plans []fillImage, rep *Report) ([]blobP
 
 // writeBlobs writes the planned blobs of the images still to write, each once, and returns
 // the blobs that could not be written.
-func (f *filler) writeBlobs(entries []Entry, plans []fillImage, rep *Report, blobs []blobPlan) map[v1.Hash]error {
+func (f *filler) writeBlobs(ctx context.Context, entries []Entry, plans []fillImage, rep *Report, blobs []blobPlan) map[v1.Hash]error {
 	needed := map[v1.Hash]bool{}
 	for i, e := range entries {
 		if plans[i].todo && rep.Images[i].Status == "" {
@@ -376,6 +376,10 @@ func (f *filler) writeBlobs(entries []Entry, plans []fillImage, rep *Report, blo
 	f.each(len(blobs), func(j int) {
 		bp := blobs[j]
 		if !needed[bp.blob.Digest] {
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			errs[j] = err
 			return
 		}
 		src := f.opts.Layout.BlobPath(bp.blob.Digest)
