@@ -20,6 +20,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
 
 type args struct {
@@ -31,6 +32,7 @@ type args struct {
 	Mapping     string   `json:"mapping"`
 	Namespace   string   `json:"namespace"`
 	StripHosts  []string `json:"strip_hosts"`
+	OnExisting  string   `json:"on_existing"`
 	Concurrency int      `json:"concurrency"`
 	Retries     int      `json:"retries"`
 	Timeout     int      `json:"timeout"`
@@ -48,6 +50,10 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if a.Archive != "" {
 		return archive(ctx, inv, a)
 	}
+	onExisting, err := tagmerge.ParseMode(a.OnExisting)
+	if err != nil {
+		return nil, err
+	}
 	client, err := a.Access.Client(inv.Secret, a.Concurrency, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
 		return nil, err
@@ -60,6 +66,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
+		OnExisting: onExisting,
 		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
 		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
 	})
