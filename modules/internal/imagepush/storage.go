@@ -121,6 +121,9 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 		}
 		p, err := f.plan(entries[i], r.Target)
 		plans[i] = p
+		if err == nil && p.decision.Action == tagmerge.PutMerged {
+			r.TagDigest = p.decision.Merged.Descriptor.Digest.String()
+		}
 		switch {
 		case err != nil:
 			f.fail(r, err)
@@ -234,10 +237,7 @@ func (f *filler) plan(e Entry, target string) (fillImage, error) {
 	if p.decision, err = tagmerge.Decide(target, existing, own, f.opts.OnExisting); err != nil {
 		return p, err
 	}
-	// Kept: written only if the bundle's manifest is not stored by digest (and the tag was
-	// not left alone on purpose).
-	p.todo = p.decision.Action != tagmerge.Keep ||
-		(!stored && tagmerge.Contains(*existing, own))
+	p.todo = p.decision.Action != tagmerge.Keep // as over HTTP: the tag serves it already, or skip
 	return p, nil
 }
 
@@ -257,19 +257,9 @@ func (f *filler) manifests(e Entry) ([]tagmerge.Manifest, error) {
 			out = append(out, tagmerge.Manifest{Descriptor: d, Raw: raw})
 		}
 	}
-	raw, err := f.opts.Layout.ReadBytes(e.Digest)
+	own, err := Manifest(e)
 	if err != nil {
-		return nil, err
-	}
-	own := tagmerge.Manifest{Descriptor: v1.Descriptor{MediaType: mediaType(raw), Digest: e.Digest, Size: int64(len(raw))}, Raw: raw}
-	if img, ok := e.Taggable.(v1.Image); ok {
-		own.Platform = func() (*v1.Platform, error) {
-			cf, err := img.ConfigFile()
-			if err != nil {
-				return nil, err
-			}
-			return cf.Platform(), nil
-		}
+		return nil, unreadable{fmt.Errorf("reading manifest %s: %w", e.Digest, err)}
 	}
 	return append(out, own), nil
 }
