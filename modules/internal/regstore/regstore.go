@@ -12,7 +12,9 @@
 // []byte(digest)). See registry/storage/paths.go, linkedblobstore.go and tagstore.go.
 //
 // Every file is reached through an os.Root opened on the storage folder, so no symlink (and
-// no "..") leads out of it. Every file is first written under .airgap-tmp/ (a folder the
+// no "..") leads out of it: the shared folders (a repository's _layers/sha256, a blob prefix)
+// are opened through the root once per run, and below them each file's folder and the file are
+// reached by one name each, a symlink refused (O_NOFOLLOW). Every file is first written under .airgap-tmp/ (a folder the
 // registry never walks, on the same filesystem) and renamed into place: a registry reading
 // the storage, or a run killed half way, never sees a partial file. Callers write a link only
 // after what it points at is complete.
