@@ -37,7 +37,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range rep.Skipped {
+	for _, s := range rep.LeftOut {
 		inv.Warn("%s: left out of %s: %s", s.Path, bundlesums.Name, s.Why)
 	}
 	verb := "unchanged"
@@ -53,7 +53,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 			rep.Files, rep.Hashed, progress.Bytes(rep.BytesHashed), rep.Cached),
 		Data: map[string]any{
 			"path": rep.Path, "files": rep.Files, "hashed": rep.Hashed, "cached": rep.Cached,
-			"bytes_hashed": rep.BytesHashed, "skipped": rep.Skipped,
+			"bytes_hashed": rep.BytesHashed, "left_out": rep.LeftOut,
 		},
 	}
 	if inv.Diff && rep.Changed {

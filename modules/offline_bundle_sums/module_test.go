@@ -36,9 +36,9 @@ func TestCheckDiffThenWriteThenRerun(t *testing.T) {
 	if w, _ := out["warnings"].([]any); len(w) != 1 || !strings.Contains(w[0].(string), "files/passwd") {
 		t.Errorf("warnings = %v", out["warnings"])
 	}
-	skipped := out["skipped"].([]any)
-	if len(skipped) != 1 || skipped[0].(map[string]any)["path"] != "files/passwd" {
-		t.Errorf("skipped = %v", skipped)
+	leftOut := out["left_out"].([]any)
+	if len(leftOut) != 1 || leftOut[0].(map[string]any)["path"] != "files/passwd" {
+		t.Errorf("left_out = %v", leftOut)
 	}
 
 	args["_ansible_check_mode"], args["_ansible_diff"] = false, false

@@ -39,7 +39,7 @@ var Module = &module.Module{
 			{Name: "hashed", Description: "How many files were read this run (no valid digest record).", Returned: "always", Type: "int"},
 			{Name: "cached", Description: "How many files' digests came from their records, without reading them.", Returned: "always", Type: "int"},
 			{Name: "bytes_hashed", Description: "The bytes read this run.", Returned: "always", Type: "int"},
-			{Name: "skipped", Description: "Files left out: path (relative to the bundle) and why (a symbolic link, not a regular file).", Returned: "always", Type: "list", Elements: "dict"},
+			{Name: "left_out", Description: "Files left out: path (relative to the bundle) and why (a symbolic link, not a regular file).", Returned: "always", Type: "list", Elements: "dict"},
 		},
 	},
 }

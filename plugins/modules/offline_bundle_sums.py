@@ -90,7 +90,7 @@ bytes_hashed:
   description: The bytes read this run.
   returned: always
   type: int
-skipped:
+left_out:
   description: 'Files left out: path (relative to the bundle) and why (a symbolic link, not a regular file).'
   returned: always
   type: list

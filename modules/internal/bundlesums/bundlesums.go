@@ -3,7 +3,7 @@
 // earlier run hashed, is not read again, so a rerun over an unchanged bundle costs one stat and
 // one extended-attribute read per file.
 //
-// The walk is the one the download role's sha256sums.py made: every regular file under the
+// The walk is the one the download role's former sha256sums.py made: every regular file under the
 // bundle, dot files and dot folders left out (partial downloads, fingerprints, temporary files)
 // and the top-level SHA256SUMS itself, each folder's files (sorted) before its subfolders
 // (sorted). A symbolic link is never followed (one could point out of the bundle, and the bundle
@@ -43,8 +43,8 @@ type Options struct {
 	Progress func(done, misses int, bytes int64)
 }
 
-// Skipped is a file left out of SHA256SUMS.
-type Skipped struct {
+// LeftOut is a file left out of SHA256SUMS.
+type LeftOut struct {
 	Path string `json:"path"` // relative to the bundle
 	Why  string `json:"why"`
 }
@@ -57,7 +57,7 @@ type Report struct {
 	Cached      int       // files whose digest came from their record
 	BytesHashed int64     // bytes read this run
 	Changed     bool      // SHA256SUMS changed (or, in check mode, would)
-	Skipped     []Skipped // symbolic links and other non-regular files left out
+	LeftOut     []LeftOut // symbolic links and other non-regular files left out
 	Before      string    // SHA256SUMS as it was ("" when absent)
 	After       string    // SHA256SUMS as it is now (or would be)
 }
@@ -81,7 +81,7 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("bundle folder %s is not a folder", root)
 	}
-	rep := &Report{Path: filepath.Join(root, Name), Skipped: []Skipped{}}
+	rep := &Report{Path: filepath.Join(root, Name), LeftOut: []LeftOut{}}
 	var files []*entry
 	if err := walk(root, "", &files, rep); err != nil {
 		return nil, err
@@ -161,14 +161,14 @@ func walk(root, rel string, files *[]*entry, rep *Report) error {
 		}
 		switch t := de.Type(); {
 		case t&fs.ModeSymlink != 0:
-			rep.Skipped = append(rep.Skipped, Skipped{Path: r, Why: "symbolic link (not followed)"})
+			rep.LeftOut = append(rep.LeftOut, LeftOut{Path: r, Why: "symbolic link (not followed)"})
 		case t.IsDir():
 			subdirs = append(subdirs, r)
 		case !t.IsRegular():
-			rep.Skipped = append(rep.Skipped, Skipped{Path: r, Why: "not a regular file"})
+			rep.LeftOut = append(rep.LeftOut, LeftOut{Path: r, Why: "not a regular file"})
 		case strings.ContainsRune(name, '\r'):
 			// Older sha256sum -c cannot read a name holding a carriage return back.
-			rep.Skipped = append(rep.Skipped, Skipped{Path: r, Why: "its name holds a carriage return"})
+			rep.LeftOut = append(rep.LeftOut, LeftOut{Path: r, Why: "its name holds a carriage return"})
 		default:
 			fi, err := de.Info() // an lstat: never follows
 			if err != nil {

@@ -116,8 +116,8 @@ func TestWriteMatchesSha256sumThenRerunReadsNothing(t *testing.T) {
 		rep.Before != "stale\n" || rep.After != string(got) || rep.Path != filepath.Join(dir, bundlesums.Name) {
 		t.Errorf("first run: %+v", rep)
 	}
-	if len(rep.Skipped) != 0 {
-		t.Errorf("skipped = %v", rep.Skipped)
+	if len(rep.LeftOut) != 0 {
+		t.Errorf("left out = %v", rep.LeftOut)
 	}
 	if !xattrs(t, filepath.Join(dir, "files/a/kubelet")) {
 		t.Skip("extended attributes are not supported here: every run hashes")
@@ -192,7 +192,7 @@ func TestSymlinksAndSpecialFilesAreLeftOutAndNamed(t *testing.T) {
 	}
 	rep := write(t, bundlesums.Options{Dir: dir})
 	var named []string
-	for _, s := range rep.Skipped {
+	for _, s := range rep.LeftOut {
 		named = append(named, s.Path+": "+s.Why)
 	}
 	sort.Strings(named)
@@ -204,7 +204,7 @@ func TestSymlinksAndSpecialFilesAreLeftOutAndNamed(t *testing.T) {
 		"files/to-secret: symbolic link (not followed)",
 	}
 	if strings.Join(named, "\n") != strings.Join(want, "\n") {
-		t.Errorf("skipped =\n%s\nwant\n%s", strings.Join(named, "\n"), strings.Join(want, "\n"))
+		t.Errorf("left out =\n%s\nwant\n%s", strings.Join(named, "\n"), strings.Join(want, "\n"))
 	}
 	if rep.After != sha256sumOf(t, dir, "files/real") || rep.BytesHashed != 4 {
 		t.Errorf("SHA256SUMS = %q, %d bytes read", rep.After, rep.BytesHashed)
