@@ -19,7 +19,7 @@ var Module = &module.Module{
 			"A file's digest comes from the record kept in an extended attribute beside it (by M(airgap.kubespray.offline_file_fetch), M(airgap.kubespray.offline_image_pull) and this module) while its size, modification time, inode and change time are those recorded; any other file is read and its record written. A rerun over an unchanged bundle reads no file.",
 			"A symbolic link is never followed: it is left out, with a warning naming it, as is anything that is not a regular file.",
 			"SHA256SUMS is written only when its content changes, to a temporary file renamed into place, so it never holds a part.",
-			"In check mode nothing is written, neither SHA256SUMS nor digest records; the result says whether it would change.",
+			"In check mode nothing is written, neither SHA256SUMS nor digest records; the result says whether it would change (it would when the bundle folder does not exist yet).",
 		},
 		SeeAlso:   []string{"airgap.kubespray.offline_file_fetch", "airgap.kubespray.offline_image_pull"},
 		CheckMode: "full",

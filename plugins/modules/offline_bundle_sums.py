@@ -23,7 +23,8 @@ description:
     file.'
   - SHA256SUMS is written only when its content changes, to a temporary file renamed into place, so it never holds a
     part.
-  - In check mode nothing is written, neither SHA256SUMS nor digest records; the result says whether it would change.
+  - In check mode nothing is written, neither SHA256SUMS nor digest records; the result says whether it would change (it
+    would when the bundle folder does not exist yet).
 author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   bundle:

@@ -75,6 +75,10 @@ type entry struct {
 func Write(ctx context.Context, opts Options) (*Report, error) {
 	root := filepath.Clean(opts.Dir)
 	fi, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) && opts.Check {
+		// a check run before the first real one: the earlier tasks would have made the folder
+		return &Report{Path: filepath.Join(root, Name), Changed: true, LeftOut: []LeftOut{}}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bundle folder %s: %w", root, err)
 	}

@@ -236,6 +236,14 @@ func TestCheckModeWritesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "nope")) {
 		t.Errorf("missing bundle: %v", err)
 	}
+	// In check mode a bundle not made yet (a check run before the first download) would get one.
+	rep = write(t, bundlesums.Options{Dir: filepath.Join(dir, "nope"), Check: true})
+	if !rep.Changed || rep.Files != 0 {
+		t.Errorf("check, no bundle yet: %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nope")); !os.IsNotExist(err) {
+		t.Error("check mode made the bundle folder")
+	}
 }
 
 // SHA256SUMS is replaced by a rename: a reader that opened the old one reads it whole, the new
