@@ -7,8 +7,8 @@
 # layers and configs, images/index.json, manifest.yaml, the tarballs, and dot files that are left
 # out) is generated once under BENCH_DIR and reused. Then:
 #
-#   sha256sum      every file read by one sha256sum process, sorted (what the former
-#                  roles/download/files/sha256sums.py did on every run)
+#   sha256sum      every file read by one sha256sum process, sorted (reading everything, as the former
+#                  roles/download/files/sha256sums.py did on every run, in Python)
 #   first run      offline_bundle_sums --bundle DIR after every file's record was made stale (touch):
 #                  every file hashed, records written
 #   rerun          offline_bundle_sums again, nothing changed: no file read, SHA256SUMS not written
@@ -124,7 +124,7 @@ main() {
   re_hashed=$(field hashed) re_changed=$(field changed) re_cached=$(field cached)
 
   printf '\n%-44s %10s\n' "run ($files files, $((bytes / 1048576)) MiB)" "seconds"
-  printf '%-44s %10s\n' "sha256sum of every file (the former script)" "$t_old"
+  printf '%-44s %10s\n' "sha256sum of every file, one process" "$t_old"
   printf '%-44s %10s\n' "offline_bundle_sums, first run" "$t_first"
   printf '%-44s %10s\n' "offline_bundle_sums, rerun (nothing new)" "$t_rerun"
   echo
