@@ -12,7 +12,6 @@
 package bundlesums
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -27,6 +26,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verified"
 )
@@ -141,7 +141,7 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.Changed = err != nil || rep.Before != rep.After
 	if rep.Changed && !opts.Check {
-		if err := writeAtomic(rep.Path, []byte(rep.After)); err != nil {
+		if err := atomicfile.Write(rep.Path, []byte(rep.After), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -239,38 +239,6 @@ func Line(sum, rel string) string {
 	}
 	rel = strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(rel)
 	return `\` + sum + "  " + rel + "\n"
-}
-
-// writeAtomic writes b to a temporary file beside path (a dot file, so never listed) and
-// renames it into place: path holds either its old or its new content, never a part.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := io.Copy(tmp, bytes.NewReader(b)); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // DiffLimit is the size of SHA256SUMS (either side) beyond which a diff shows only the lines
