@@ -10,8 +10,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // singlePlatformLayout writes an OCI layout holding one image for linux/arch under the
@@ -36,6 +38,35 @@ func singlePlatformLayout(t *testing.T, ref, arch string) (string, v1.Hash) {
 		t.Fatal(err)
 	}
 	return dir, d
+}
+
+// filteredIndexLayout writes a layout holding, under ref, an index of the one image digest of
+// the layout from.
+func filteredIndexLayout(t *testing.T, ref, from string, digest v1.Hash) string {
+	t.Helper()
+	src, err := layout.FromPath(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := src.Image(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: cf.Platform()}})
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // servedPlatforms reads what ref serves: platform -> manifest digest.
@@ -114,6 +145,18 @@ func TestPushMergesPlatforms(t *testing.T) {
 		if v := run(t, ctx, "offline_verify", args...); v.code != 0 || v.totals()["digests"] != float64(1) || v.totals()["failed"] != float64(0) {
 			t.Errorf("verify of %s against the merged tag: exit %d: %s", dir, v.code, v.stdout)
 		}
+	}
+	// A bundle holding an index of the arm64 image only (as a pull for one platform writes it):
+	// the tag serves all of it already, so nothing is written, and verify reads the bundle's
+	// own index from the layout (the registry never got it) to accept the tag.
+	filtered := filteredIndexLayout(t, src, arm, armDigest)
+	if r := push(filtered); r.code != 0 || r.totals()["skipped"] != float64(1) {
+		t.Errorf("filtered index over the merged tag: exit %d: %s", r.code, r.stdout)
+	}
+	args := []string{"--images", "[{source: " + tag + "}]", "--bundle-images", filtered, "--ca-path", reg.caPath(),
+		"--auth", "[{registry: " + reg.host + ", username: pusher, password: s3cret}]"}
+	if v := run(t, ctx, "offline_verify", args...); v.code != 0 || v.totals()["digests"] != float64(1) {
+		t.Errorf("verify of the filtered index against the merged tag: exit %d: %s", v.code, v.stdout)
 	}
 	// Either bundle again: nothing to do.
 	for _, dir := range []string{amd, arm} {

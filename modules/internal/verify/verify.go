@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -37,6 +36,9 @@ type Image struct {
 	Ref       string   `json:"ref"`       // as Kubespray will pull it, registry included
 	Platforms []string `json:"platforms"` // os/arch[/variant] (platform.Parse); empty: any
 	Digest    string   `json:"digest"`    // manifest (or index) digest the registry must serve; empty: any
+	// bundle is the bundle's manifest of Digest (ExpectBundle): a tag serving an index that
+	// lists all of it (a push merged it, on_existing: merge) serves the bundle too.
+	bundle *tagmerge.Manifest
 }
 
 // Result is one checked item.
@@ -123,7 +125,7 @@ func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
 		}
 		return r
 	}
-	if img.Digest != "" && desc.Digest.String() != img.Digest && !mergedFrom(ctx, c, ref, desc, img.Digest) {
+	if img.Digest != "" && desc.Digest.String() != img.Digest && !merged(desc, img.bundle) {
 		r.Detail = fmt.Sprintf("the registry serves manifest %s, the bundle has %s", desc.Digest, img.Digest)
 		return r
 	}
@@ -188,17 +190,7 @@ func platforms(desc *remote.Descriptor) ([]v1.Platform, error) {
 	return out, nil
 }
 
-// mergedFrom reports whether the tag (desc) serves every image of the manifest digest: an index
-// a push merged the bundle's platforms into (on_existing: merge), which keeps the bundle's own
-// manifest by digest in the same repository.
-func mergedFrom(ctx context.Context, c *regclient.Client, ref name.Reference, desc *remote.Descriptor, digest string) bool {
-	if !desc.MediaType.IsIndex() {
-		return false
-	}
-	want, err := remote.Get(ref.Context().Digest(digest), c.Remote(ctx)...)
-	if err != nil {
-		return false
-	}
-	return tagmerge.Contains(tagmerge.Manifest{Descriptor: desc.Descriptor, Raw: desc.Manifest},
-		tagmerge.Manifest{Descriptor: want.Descriptor, Raw: want.Manifest})
+// merged reports whether the tag (desc) is an index listing every manifest of the bundle's.
+func merged(desc *remote.Descriptor, bundle *tagmerge.Manifest) bool {
+	return bundle != nil && tagmerge.Contains(tagmerge.Manifest{Descriptor: desc.Descriptor, Raw: desc.Manifest}, *bundle)
 }
