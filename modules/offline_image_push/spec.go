@@ -33,7 +33,7 @@ var Module = &module.Module{
 			"What to do when a target tag already serves other content than the bundle's.",
 			"C(merge) adds the bundle's platforms to those the tag serves: an amd64-only push, then an arm64-only push of the same tag, leave an index of both. A platform the tag already serves with other content fails that image, naming both digests, and nothing of it is written.",
 			"C(overwrite) points the tag at the bundle's manifest. C(skip) leaves any existing tag as it is (status C(skipped)). C(fail) fails every image whose tag serves other content, naming both digests.",
-			"Whatever the tag ends up serving, the bundle's own manifest is stored by digest, so C(<repository>@<digest>) keeps pulling the original.",
+			"A tag that already serves all of the bundle's manifests (the same one, or an index listing them) is left alone (status C(skipped)) under every mode but C(overwrite). When the tag is written (new, merged or overwritten), the bundle's own manifest is stored by digest too, so C(<repository>@<digest>) pulls the original.",
 		}},
 	}, module.RegistryAccess(), module.Transfer(), []module.Option{
 		{Name: "images", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Push only these images (their original references); default every image of C(src)."}},

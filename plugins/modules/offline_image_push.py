@@ -96,8 +96,9 @@ options:
         naming both digests, and nothing of it is written.'
       - C(overwrite) points the tag at the bundle's manifest. C(skip) leaves any existing tag as it is (status
         C(skipped)). C(fail) fails every image whose tag serves other content, naming both digests.
-      - Whatever the tag ends up serving, the bundle's own manifest is stored by digest, so C(<repository>@<digest>)
-        keeps pulling the original.
+      - A tag that already serves all of the bundle's manifests (the same one, or an index listing them) is left alone
+        (status C(skipped)) under every mode but C(overwrite). When the tag is written (new, merged or overwritten), the
+        bundle's own manifest is stored by digest too, so C(<repository>@<digest>) pulls the original.
     type: str
     default: merge
     choices:
