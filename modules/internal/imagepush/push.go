@@ -111,6 +111,8 @@ type Report struct {
 	Images  []Result `json:"images"`
 	Bytes   int64    `json:"bytes"`
 	Seconds float64  `json:"seconds"`
+
+	Fill *FillCounts `json:"-"` // Fill only: how the blobs came into the storage
 }
 
 func (r *Report) list() report.List[Result] { return r.Images }
@@ -129,7 +131,9 @@ func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems
 
 // Totals is the module's totals: images, pushed, skipped, failed, bytes, seconds.
 func (r *Report) Totals() map[string]any {
-	return r.list().Totals("images", r.Bytes, r.Seconds, StatusPushed, StatusSkipped)
+	t := r.list().Totals("images", r.Bytes, r.Seconds, StatusPushed, StatusSkipped)
+	r.Fill.addTo(t)
+	return t
 }
 
 // Summary is a one-line account of a push to registry, naming up to three failures.
