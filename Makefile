@@ -13,6 +13,7 @@
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook for 3, 300 and 1,000 hosts (classes of hosts)
 #   make bench-images    offline_image_push against nerdctl, podman and skopeo
+#   make bench-mirror    offline_image_push --storage-dir against cp -r, the HTTP push, crane and skopeo
 
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
@@ -52,7 +53,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images clean
+.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images bench-mirror clean
 
 all: build
 
@@ -183,6 +184,9 @@ bench-manifest: collection
 
 bench-images: build
 	tests/bench/images.sh
+
+bench-mirror: build
+	tests/bench/mirror.sh
 
 clean:
 	rm -rf build plugins/bin $(LINKS) $(NODE_LINKS)

@@ -53,6 +53,7 @@
 #   FILL_ARGS     extra arguments for offline_image_push --storage-dir       (none)
 #   CRANE_BIN     a crane binary; if unset, tests/lib/tools.sh crane builds it once
 #   SUMS_SH       the SHA256SUMS bench                       (tests/bench/sums.sh)
+#   SUMS_BENCH_DIR  its BENCH_DIR: its 1 GB tree is cached there  (/tmp/airgap-bench-sums)
 #   SKOPEO_FALLBACK  the skopeo loop's source when skopeo cannot read the layout: registry or
 #                 archive                                                    (registry)
 #   BENCH_KEEP    1: keep BENCH_DIR/run-mirror (registries' storage, copies) after the run
@@ -68,6 +69,7 @@ RUN_NAME=run-mirror
 BENCH_PARTS=${BENCH_PARTS:-fill push crane skopeo sums}
 FILL_ARGS=${FILL_ARGS:-}
 SUMS_SH=${SUMS_SH:-$REPO/tests/bench/sums.sh}
+SUMS_BENCH_DIR=${SUMS_BENCH_DIR:-/tmp/airgap-bench-sums}
 SKOPEO_FALLBACK=${SKOPEO_FALLBACK:-registry}
 TMPFS=$RUN/tmpfs
 
@@ -197,14 +199,15 @@ measure_skopeo() {
   fi
 }
 
-# The SHA256SUMS rerun: tests/bench/sums.sh (its output is shown as it is; its exit status is
-# the check).
+# The SHA256SUMS rerun: tests/bench/sums.sh, `make bench-sums` (its output is shown as it is;
+# its exit status is the check: sha256sum -c accepts the file, the first run hashes every file,
+# the rerun none, in under 0.5 s).
 measure_sums() {
   SUMS_RC=missing
   [ -x "$SUMS_SH" ] || return 0
   log "SHA256SUMS: $SUMS_SH"
   SUMS_RC=0
-  "$SUMS_SH" >"$RUN/sums.out" 2>"$RUN/sums.log" || SUMS_RC=$?
+  BENCH_DIR=$SUMS_BENCH_DIR "$SUMS_SH" >"$RUN/sums.out" 2>"$RUN/sums.log" || SUMS_RC=$?
 }
 
 # --- report --------------------------------------------------------------------------------------
@@ -341,7 +344,7 @@ main() {
     local layout_bytes size need avail
     layout_bytes=$(du -sb "$LAYOUT" | cut -f1)
     size=$((layout_bytes * 3 / 2 + (256 << 20)))
-    avail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+    avail=$(($(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) * 1024))
     need=$((size + layout_bytes + (1 << 30))) # the tmpfs, the layout in the page cache, slack
     [ "$avail" -ge "$need" ] || die "the tmpfs needs $(mb "$size") MB of memory and the page cache the layout's $(mb "$layout_bytes") MB: $(mb "$avail") MB available"
     mkdir -p "$TMPFS"
