@@ -118,15 +118,17 @@ pull_back() {
   "$REGISTRY_SH" stop "$work"
 }
 
-# fill_result NAME FIRST|RERUN: the fill's JSON result says what it did.
-fill_result() {
-  local f=$RUN/$1.json
-  if [ "$2" = first ]; then
-    helper json-check "$f" changed true totals.failed 0 || die "unexpected offline_image_push result: $(head -c 2000 "$f")"
-    TOTALS[$1]="$(helper json-get "$f" totals.linked)/$(helper json-get "$f" totals.copied)"
-  else
-    helper json-check "$f" changed false totals.failed 0 || die "unexpected offline_image_push rerun result: $(head -c 2000 "$f")"
-  fi
+# fill_twice NAME WORKDIR: times run_NAME (a fill into WORKDIR/data, empty), then again with
+# nothing new; checks what their JSON results say.
+fill_twice() {
+  local name=$1 f=$RUN/$1.json
+  log "$name: fill into $2/data"
+  mkdir -p "$2/data"
+  FIRST[$name]=$(timed "run_$name")
+  helper json-check "$f" changed true totals.failed 0 || die "unexpected offline_image_push result: $(head -c 2000 "$f")"
+  TOTALS[$name]="$(helper json-get "$f" totals.linked)/$(helper json-get "$f" totals.copied)"
+  RERUN[$name]=$(timed "run_$name")
+  helper json-check "$f" changed false totals.failed 0 || die "unexpected offline_image_push rerun result: $(head -c 2000 "$f")"
 }
 
 measure_fills() {
@@ -139,12 +141,7 @@ measure_fills() {
   log "tmpfs: cp -r of the layout"
   FIRST[cp_tmpfs]=$(timed run_cp_tmpfs)
   rm -rf "$TMPFS/cp"
-  log "tmpfs: fill into $store_tmpfs/data"
-  mkdir -p "$store_tmpfs/data"
-  FIRST[fill_tmpfs]=$(timed run_fill_tmpfs)
-  fill_result fill_tmpfs first
-  RERUN[fill_tmpfs]=$(timed run_fill_tmpfs)
-  fill_result fill_tmpfs rerun
+  fill_twice fill_tmpfs "$store_tmpfs"
   pull_back fill_tmpfs "$store_tmpfs"
   rm -rf "$store_tmpfs"
 
@@ -152,12 +149,7 @@ measure_fills() {
   log "same filesystem: cp -r of the layout"
   FIRST[cp_same]=$(timed run_cp_same)
   sync # its dirty pages are written now, not during the fill
-  log "same filesystem: fill into $store_same/data"
-  mkdir -p "$store_same/data"
-  FIRST[fill_same]=$(timed run_fill_same)
-  fill_result fill_same first
-  RERUN[fill_same]=$(timed run_fill_same)
-  fill_result fill_same rerun
+  fill_twice fill_same "$store_same"
   # du counts a file with several links once, with the first argument it meets it under
   EXTRA_SAME=$(du -s -B1 "$LAYOUT" "$store_same/data" | awk 'NR == 2 { print $1 }')
   pull_back fill_same "$store_same"
