@@ -29,11 +29,11 @@ type args struct {
 	Registry    string   `json:"registry"`
 	Archive     string   `json:"archive"`
 	StorageDir  string   `json:"storage_dir"`
-	OnExisting  string   `json:"on_existing"`
 	Platform    string   `json:"platform"`
 	Mapping     string   `json:"mapping"`
 	Namespace   string   `json:"namespace"`
 	StripHosts  []string `json:"strip_hosts"`
+	OnExisting  string   `json:"on_existing"`
 	Concurrency int      `json:"concurrency"`
 	Retries     int      `json:"retries"`
 	Timeout     int      `json:"timeout"`
@@ -51,8 +51,12 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if a.Archive != "" {
 		return archive(ctx, inv, a)
 	}
+	onExisting, err := tagmerge.ParseMode(a.OnExisting)
+	if err != nil {
+		return nil, err
+	}
 	if a.StorageDir != "" {
-		return fill(ctx, inv, a)
+		return fill(ctx, inv, a, onExisting)
 	}
 	client, err := a.Access.Client(inv.Secret, a.Concurrency, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
@@ -66,6 +70,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
+		OnExisting: onExisting,
 		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
 		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
 	})
@@ -204,11 +209,7 @@ func result(key, registry, msg string, rep *imagepush.Report) *module.Result {
 }
 
 // fill writes the images of src into a registry's filesystem storage.
-func fill(ctx context.Context, inv *module.Invocation, a args) (*module.Result, error) {
-	mode, err := tagmerge.ParseMode(a.OnExisting)
-	if err != nil {
-		return nil, err
-	}
+func fill(ctx context.Context, inv *module.Invocation, a args, mode tagmerge.Mode) (*module.Result, error) {
 	entries, store, cleanup, err := entriesOf(ctx, a)
 	if err != nil {
 		return nil, err

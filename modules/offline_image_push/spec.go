@@ -29,6 +29,12 @@ var Module = &module.Module{
 		}},
 		{Name: "namespace", Description: []string{"A prefix for every repository, C(<registry>/<namespace>/...), e.g. a Harbor project."}},
 		{Name: "strip_hosts", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"More upstream registry hosts to strip with C(mapping=strip)."}},
+		{Name: "on_existing", Default: "merge", Choices: []any{"merge", "overwrite", "skip", "fail"}, Description: []string{
+			"What to do when a target tag already serves other content than the bundle's.",
+			"C(merge) adds the bundle's platforms to those the tag serves: an amd64-only push, then an arm64-only push of the same tag, leave an index of both. A platform the tag already serves with other content fails that image, naming both digests, and nothing of it is written.",
+			"C(overwrite) points the tag at the bundle's manifest. C(skip) leaves any existing tag as it is (status C(skipped)). C(fail) fails every image whose tag serves other content, naming both digests.",
+			"Whatever the tag ends up serving, the bundle's own manifest is stored by digest, so C(<repository>@<digest>) keeps pulling the original.",
+		}},
 	}, module.RegistryAccess(), module.Transfer(), []module.Option{
 		{Name: "images", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Push only these images (their original references); default every image of C(src)."}},
 	})},
@@ -36,12 +42,12 @@ var Module = &module.Module{
 		ShortDescription: "Push the images of an OCI layout into any registry, without a container runtime",
 		Description: []string{
 			"Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original one. No Docker, Podman or containerd is needed.",
-			"Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.",
+			"Only what is missing is sent: an image whose tag already serves its manifest is skipped (a rerun is C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others; the registry is asked before any upload.",
 			"Every blob and manifest of an image is verified against its digest before anything of that image is sent: a corrupted bundle is reported, naming the blob, and not pushed.",
 			"Basic auth and the distribution token flow are supported, with the credentials C(auth) holds for the registry; TLS is verified unless the registry is in C(insecure_registries) (plain HTTP) or C(validate_certs) is off.",
 		},
 		Notes: []string{
-			"In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent; with C(storage_dir) the storage is read, the free space checked, and nothing is written.",
+			"In check mode the registry is asked what each tag serves (one manifest request per image), and nothing is sent; with C(storage_dir) the storage is read, its free space checked, and nothing is written.",
 			"As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), C(--src DIR --storage-dir /var/lib/docker-registry), or C(--src DIR --images REF --archive FILE.tar).",
 		},
 		SeeAlso:   []string{"airgap.kubespray.offline_image_pull"},
@@ -84,6 +90,7 @@ var Module = &module.Module{
 				{Name: "source", Description: "The image's original reference.", Returned: "always", Type: "str"},
 				{Name: "target", Description: "Where it is in the registry (with C(storage_dir): the repository and tag, C(calico/node:v3.31.5)).", Returned: "always", Type: "str", Sample: "registry.example.internal:35000/calico/node:v3.31.5"},
 				{Name: "digest", Description: "The manifest digest pushed.", Returned: "always", Type: "str"},
+				{Name: "tag_digest", Description: "What the tag serves after a merge (an index of the platforms it served and the bundle's), when that is not C(digest).", Returned: "when merged", Type: "str"},
 				{Name: "status", Description: "C(pushed) (or written into C(storage_dir)), C(skipped) (already there), C(failed), or C(would_push) in check mode.", Returned: "always", Type: "str"},
 				{Name: "bytes", Description: "Blob bytes uploaded (with C(storage_dir): copied, not hard-linked) for this image (a blob shared with another image counts once).", Returned: "always", Type: "int"},
 				{Name: "msg", Description: "Why the image failed.", Returned: "when failed", Type: "str"},

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original
     one. No Docker, Podman or containerd is needed.
-  - 'Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is
+  - 'Only what is missing is sent: an image whose tag already serves its manifest is skipped (a rerun is
     C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others;
     the registry is asked before any upload.'
   - 'Every blob and manifest of an image is verified against its digest before anything of that image is sent: a
@@ -88,6 +88,23 @@ options:
     type: list
     elements: str
     default: []
+  on_existing:
+    description:
+      - What to do when a target tag already serves other content than the bundle's.
+      - 'C(merge) adds the bundle''s platforms to those the tag serves: an amd64-only push, then an arm64-only push of
+        the same tag, leave an index of both. A platform the tag already serves with other content fails that image,
+        naming both digests, and nothing of it is written.'
+      - C(overwrite) points the tag at the bundle's manifest. C(skip) leaves any existing tag as it is (status
+        C(skipped)). C(fail) fails every image whose tag serves other content, naming both digests.
+      - Whatever the tag ends up serving, the bundle's own manifest is stored by digest, so C(<repository>@<digest>)
+        keeps pulling the original.
+    type: str
+    default: merge
+    choices:
+      - merge
+      - overwrite
+      - skip
+      - fail
   images:
     description:
       - Push only these images (their original references); default every image of C(src).
@@ -113,8 +130,8 @@ notes:
     C(offline_image_push_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_push --help).'
-  - In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent; with
-    C(storage_dir) the storage is read, the free space checked, and nothing is written.
+  - In check mode the registry is asked what each tag serves (one manifest request per image), and nothing is sent; with
+    C(storage_dir) the storage is read, its free space checked, and nothing is written.
   - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), C(--src DIR --storage-dir
     /var/lib/docker-registry), or C(--src DIR --images REF --archive FILE.tar).'
 seealso:
@@ -184,6 +201,11 @@ images:
       description: The manifest digest pushed.
       returned: always
       type: str
+    tag_digest:
+      description: What the tag serves after a merge (an index of the platforms it served and the bundle's), when that
+        is not C(digest).
+      returned: when merged
+      type: str
     status:
       description: C(pushed) (or written into C(storage_dir)), C(skipped) (already there), C(failed), or C(would_push)
         in check mode.
@@ -222,6 +244,7 @@ ARGUMENT_SPEC = {
     'mapping': {'type': 'str', 'default': 'strip', 'choices': ['strip', 'keep']},
     'namespace': {'type': 'str'},
     'strip_hosts': {'type': 'list', 'elements': 'str', 'default': []},
+    'on_existing': {'type': 'str', 'default': 'merge', 'choices': ['merge', 'overwrite', 'skip', 'fail']},
     'auth': {'type': 'raw', 'options': {
         'registry': {'type': 'str'},
         'username': {'type': 'str'},

@@ -328,7 +328,7 @@ func TestStorageAcrossFilesystems(t *testing.T) {
 }
 
 // amd64-only then arm64-only bundles of one tag: the registry serves an index of both; the
-// same platform with other content fails, naming both digests.
+// same platform with other content fails, naming both digests, unless on_existing: overwrite.
 func TestStoragePlatformMerge(t *testing.T) {
 	needSkopeo(t)
 	ctx := context.Background()
@@ -366,4 +366,9 @@ func TestStoragePlatformMerge(t *testing.T) {
 	}
 	served(t, host, "pause:3.10", v1.Hash{Algorithm: "sha256", Hex: sha256hex(raw)})
 	served(t, host, "pause@"+arm.String(), arm)
+	// on_existing: overwrite points the tag at the bundle's manifest (served at once).
+	if r := run(t, ctx, "offline_image_push", fillArgs(otherSrc, storage, "--on-existing", "overwrite")...); r.code != 0 {
+		t.Fatalf("fill with overwrite: exit %d: %s", r.code, r.stdout)
+	}
+	served(t, host, "pause:3.10", other)
 }

@@ -121,6 +121,9 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 		}
 		p, err := f.plan(entries[i], r.Target)
 		plans[i] = p
+		if err == nil && p.decision.Action == tagmerge.PutMerged {
+			r.TagDigest = p.decision.Merged.Descriptor.Digest.String()
+		}
 		switch {
 		case err != nil:
 			f.fail(r, err)
@@ -152,7 +155,7 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 			}
 		}
 	})
-	failedBlob := f.writeBlobs(entries, plans, rep, blobs)
+	failedBlob := f.writeBlobs(ctx, entries, plans, rep, blobs)
 	f.each(len(entries), func(i int) {
 		r := &rep.Images[i]
 		if !plans[i].todo || r.Status != "" || ctx.Err() != nil {
@@ -234,10 +237,7 @@ func (f *filler) plan(e Entry, target string) (fillImage, error) {
 	if p.decision, err = tagmerge.Decide(target, existing, own, f.opts.OnExisting); err != nil {
 		return p, err
 	}
-	// Kept: written only if the bundle's manifest is not stored by digest (and the tag was
-	// not left alone on purpose).
-	p.todo = p.decision.Action != tagmerge.Keep ||
-		(!stored && tagmerge.Contains(*existing, own))
+	p.todo = p.decision.Action != tagmerge.Keep // as over HTTP: the tag serves it already, or skip
 	return p, nil
 }
 
@@ -257,19 +257,9 @@ func (f *filler) manifests(e Entry) ([]tagmerge.Manifest, error) {
 			out = append(out, tagmerge.Manifest{Descriptor: d, Raw: raw})
 		}
 	}
-	raw, err := f.opts.Layout.ReadBytes(e.Digest)
+	own, err := Manifest(e)
 	if err != nil {
-		return nil, err
-	}
-	own := tagmerge.Manifest{Descriptor: v1.Descriptor{MediaType: mediaType(raw), Digest: e.Digest, Size: int64(len(raw))}, Raw: raw}
-	if img, ok := e.Taggable.(v1.Image); ok {
-		own.Platform = func() (*v1.Platform, error) {
-			cf, err := img.ConfigFile()
-			if err != nil {
-				return nil, err
-			}
-			return cf.Platform(), nil
-		}
+		return nil, unreadable{fmt.Errorf("reading manifest %s: %w", e.Digest, err)}
 	}
 	return append(out, own), nil
 }
@@ -363,7 +353,7 @@ func (f *filler) space(entries []Entry, plans []fillImage, rep *Report) ([]blobP
 
 // writeBlobs writes the planned blobs of the images still to write, each once, and returns
 // the blobs that could not be written.
-func (f *filler) writeBlobs(entries []Entry, plans []fillImage, rep *Report, blobs []blobPlan) map[v1.Hash]error {
+func (f *filler) writeBlobs(ctx context.Context, entries []Entry, plans []fillImage, rep *Report, blobs []blobPlan) map[v1.Hash]error {
 	needed := map[v1.Hash]bool{}
 	for i, e := range entries {
 		if plans[i].todo && rep.Images[i].Status == "" {
@@ -376,6 +366,10 @@ func (f *filler) writeBlobs(entries []Entry, plans []fillImage, rep *Report, blo
 	f.each(len(blobs), func(j int) {
 		bp := blobs[j]
 		if !needed[bp.blob.Digest] {
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			errs[j] = err
 			return
 		}
 		src := f.opts.Layout.BlobPath(bp.blob.Digest)

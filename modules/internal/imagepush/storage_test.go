@@ -35,26 +35,25 @@ func writeLayout(t *testing.T, dir string, images map[string]any) *ocistore.Stor
 	}
 	lp := layout.Path(dir)
 	for ref, x := range images {
-		var desc *v1.Descriptor
+		var err error
 		switch x := x.(type) {
 		case v1.Image:
-			if err := lp.WriteImage(x); err != nil {
-				t.Fatal(err)
-			}
-			mt, _ := x.MediaType()
-			d, _ := x.Digest()
-			n, _ := x.Size()
-			desc = &v1.Descriptor{MediaType: mt, Digest: d, Size: n}
+			err = lp.WriteImage(x)
 		case v1.ImageIndex:
-			if err := lp.WriteIndex(x); err != nil {
-				t.Fatal(err)
-			}
-			mt, _ := x.MediaType()
-			d, _ := x.Digest()
-			n, _ := x.Size()
-			desc = &v1.Descriptor{MediaType: mt, Digest: d, Size: n}
+			err = lp.WriteIndex(x)
 		}
-		if err := store.Put(ref, "", *desc); err != nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := x.(interface {
+			MediaType() (types.MediaType, error)
+			Digest() (v1.Hash, error)
+			Size() (int64, error)
+		})
+		mt, _ := m.MediaType()
+		d, _ := m.Digest()
+		n, _ := m.Size()
+		if err := store.Put(ref, "", v1.Descriptor{MediaType: mt, Digest: d, Size: n}); err != nil {
 			t.Fatal(err)
 		}
 	}

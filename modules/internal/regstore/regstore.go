@@ -297,7 +297,11 @@ func (s *Storage) PutBlob(src string, d v1.Hash, size int64, hardlink bool) (Met
 		return "", 0, err
 	}
 	how, n := Cloned, int64(0)
-	if err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err != nil {
+	if err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err == nil {
+		if fi, serr := out.Stat(); serr != nil || fi.Size() != size {
+			err = fmt.Errorf("%s: the clone does not have %d bytes", src, size)
+		}
+	} else {
 		how = Copied
 		n, err = io.Copy(out, in) // copy_file_range where the kernel can
 		if err == nil && n != size {
@@ -402,5 +406,9 @@ func (s *Storage) Free() (int64, error) {
 	if err := unix.Statfs(s.existing(), &st); err != nil {
 		return 0, fmt.Errorf("reading the free space of %s: %w", s.dir, err)
 	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+	unit := st.Frsize // the unit of the block counts; f_bsize on old kernels
+	if unit <= 0 {
+		unit = st.Bsize
+	}
+	return int64(st.Bavail) * unit, nil
 }

@@ -184,3 +184,27 @@ func TestReadingAMissingStorage(t *testing.T) {
 		t.Error("reading created the storage folder")
 	}
 }
+
+// A copy that fails half way (the source is shorter than its size) leaves nothing at the
+// final path and no temporary file.
+func TestFailedCopyLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s, err := regstore.Open(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := []byte("truncated layer")
+	src := filepath.Join(t.TempDir(), "blob")
+	_ = os.WriteFile(src, b, 0o644)
+	d := digestOf(t, append(b, "more"...))
+	if _, _, err := s.PutBlob(src, d, int64(len(b))+4, false); err == nil {
+		t.Fatal("a short copy succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, regstore.BlobPath(d))); !os.IsNotExist(err) {
+		t.Error("a partial blob is visible at its final path")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".airgap-tmp", "tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

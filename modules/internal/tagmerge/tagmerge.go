@@ -2,11 +2,13 @@
 // for every way the collection fills a registry (HTTP push, the registry's storage).
 //
 // A tag serves a manifest: one image, or an index of images for several platforms. The bundle
-// brings its own. With Merge (the default), a bundle for other platforms is added to what the
-// tag serves: an amd64-only push then an arm64-only push of the same tag leave an index of
-// both. A platform the tag already serves with other content is a conflict, never replaced
-// silently: the error names both digests. Overwrite points the tag at the bundle's manifest,
-// Skip leaves any existing tag alone, Fail refuses any change.
+// brings its own. A tag that already serves everything of the bundle (the same manifest, or an
+// index listing it) is left alone under every mode but Overwrite. With Merge (the default), a
+// bundle for other platforms is added to what the tag serves: an amd64-only push then an
+// arm64-only push of the same tag leave an index of both. A platform the tag already serves
+// with other content is a conflict, never replaced silently: the error names both digests.
+// Overwrite points the tag at the bundle's manifest, Skip leaves any existing tag alone, Fail
+// refuses any change.
 //
 // Decide is pure: the caller reads the tag's manifest (HTTP or storage), and writes what the
 // Decision says. Whatever it writes, the bundle's own manifest stays stored by digest, so the
@@ -113,11 +115,16 @@ func Decide(tag string, existing *Manifest, incoming Manifest, mode Mode) (Decis
 	case existing.Descriptor.Digest == incoming.Descriptor.Digest:
 		return Decision{Action: Keep}, nil
 	}
+	if mode == Overwrite {
+		return Decision{Action: Put}, nil
+	}
+	// A tag that already serves all of the bundle (an index merged earlier) changes nothing.
+	if Contains(*existing, incoming) {
+		return Decision{Action: Keep}, nil
+	}
 	switch mode {
 	case Skip:
 		return Decision{Action: Keep}, nil
-	case Overwrite:
-		return Decision{Action: Put}, nil
 	case Merge, "":
 	default:
 		return Decision{}, &Conflict{Tag: tag, Existing: existing.Descriptor.Digest, Incoming: incoming.Descriptor.Digest, Mode: Fail}
@@ -147,9 +154,6 @@ func Decide(tag string, existing *Manifest, incoming Manifest, mode Mode) (Decis
 		if e, ok := byPlatform[k]; ok && e.Digest != d.Digest {
 			return Decision{}, &Conflict{Tag: tag, Platform: k, Existing: e.Digest, Incoming: d.Digest, Mode: Merge}
 		}
-	}
-	if Contains(*existing, incoming) {
-		return Decision{Action: Keep}, nil
 	}
 	// Without platforms on both sides there is nothing to merge by: the tag would change.
 	if keyed == 0 || len(byPlatform) == 0 {

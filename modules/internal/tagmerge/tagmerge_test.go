@@ -91,9 +91,11 @@ func TestMergeOtherPlatforms(t *testing.T) {
 		if !Contains(d.Merged, in) {
 			t.Errorf("merged index does not contain %s", in.Descriptor.Digest)
 		}
-		again, err := Decide("pause:3.10", &d.Merged, in, Merge)
-		if err != nil || again.Action != Keep {
-			t.Errorf("rerun of %s: %+v, %v; want keep", in.Descriptor.Digest, again, err)
+		for _, mode := range []Mode{Merge, Skip, Fail} {
+			again, err := Decide("pause:3.10", &d.Merged, in, mode)
+			if err != nil || again.Action != Keep {
+				t.Errorf("%s rerun of %s: %+v, %v; want keep", mode, in.Descriptor.Digest, again, err)
+			}
 		}
 	}
 }
