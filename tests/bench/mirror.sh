@@ -290,8 +290,8 @@ report() {
 skopeo_source_label() {
   case $SKOPEO_SOURCE in
     oci) echo "the layout" ;;
-    registry) echo "the upstream registry" ;;
-    *) echo "the per-image tar.gz" ;;
+    registry) echo "upstream registry" ;;
+    *) echo "per-image tar.gz" ;;
   esac
 }
 
