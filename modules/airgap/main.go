@@ -13,6 +13,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
+	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
@@ -23,6 +24,7 @@ import (
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
 	bundleimportmod.Module,
+	bundlesumsmod.Module,
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,

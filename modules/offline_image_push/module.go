@@ -71,8 +71,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
 		OnExisting: onExisting,
-		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
-		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
+		Mapping:    a.mapping(), OnProgress: progressTo(line),
 	})
 	line.Done()
 	if err != nil {
@@ -218,14 +217,21 @@ func fill(ctx context.Context, inv *module.Invocation, a args, mode tagmerge.Mod
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Fill(ctx, entries, imagepush.FillOptions{
 		Dir: a.StorageDir, Layout: store, Concurrency: a.Concurrency, DryRun: inv.CheckMode, OnExisting: mode,
-		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
-		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
+		Mapping: a.mapping(), OnProgress: progressTo(line),
 	})
 	line.Done()
 	if err != nil {
 		return nil, err
 	}
 	return result("storage_dir", a.StorageDir, rep.FillSummary(a.StorageDir), rep), nil
+}
+
+func (a args) mapping() imagename.Mapping {
+	return imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts}
+}
+
+func progressTo(line *progress.Line) func(imagepush.Progress) {
+	return func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") }
 }
 
 func nonEmpty(s ...string) []string {

@@ -688,6 +688,10 @@ class DownloadPipeline(unittest.TestCase):
             check = subprocess.run(['sha256sum', '--quiet', '-c', 'SHA256SUMS'], cwd=bundle, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, universal_newlines=True)
             self.assertEqual(check.returncode, 0, check.stdout[-2000:])
+            sums = self.sums(out, bundle)
+            self.assertTrue(sums['changed'])
+            # The files offline_file_fetch wrote are known by their digest records: not read again.
+            self.assertGreaterEqual(sums['cached'], len(calico['files']), sums)
 
             packed = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
             leaked = sorted(n for n in packed if re.search(r'airgap-bundle|credentials|artifacts|vault|^\.git(/|$)', n))
@@ -705,6 +709,9 @@ class DownloadPipeline(unittest.TestCase):
                              {'pulled': 0, 'imported': 0, 'skipped': n_images, 'failed': 0})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('ok', 'ok'),
                              'a rerun on an unchanged checkout packed again')
+            sums = self.sums(out, bundle)
+            self.assertEqual((sums['changed'], sums['hashed'], sums['bytes_hashed'], sums['cached']), (False, 0, 0, sums['files']),
+                             'a rerun over an unchanged bundle read files again')
             # A tracked file changes: packed again (with the change), and SHA256SUMS follows.
             with open(os.path.join(checkout, 'requirements.txt'), 'a') as f:
                 f.write('# changed by the test\n')
@@ -727,12 +734,26 @@ class DownloadPipeline(unittest.TestCase):
             check = subprocess.run(['sha256sum', '--quiet', '-c', 'SHA256SUMS'], cwd=bundle, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, universal_newlines=True)
             self.assertEqual(check.returncode, 0, check.stdout[-2000:])
+            sums = self.sums(out, bundle)
+            self.assertTrue(sums['changed'])
+            self.assertGreaterEqual(sums['hashed'], 1, 'the repacked kubespray.tar.gz was not read')
+            self.assertLess(sums['hashed'], sums['files'], 'every file was read again')
 
             # Offline side: the mirror from the bundle, then verify asks Kubespray and checks it.
             self.mirror_then_verify(release, inv, work, bundle, vars_file)
         finally:
             subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
             subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
+
+    def sums(self, p, bundle):
+        """offline_bundle_sums' result in run p, checked against the SHA256SUMS it wrote."""
+        got = results.one(p.results, 'offline_bundle_sums')['result']
+        with open(os.path.join(bundle, 'SHA256SUMS')) as f:
+            listed = f.read().splitlines()
+        self.assertEqual((got['path'], got['files'], got['hashed'] + got['cached'], got['left_out']),
+                         (os.path.join(bundle, 'SHA256SUMS'), len(listed), len(listed), []))
+        self.assertFalse([line for line in listed if line.split('  ', 1)[1].split('/')[-1].startswith('.')], 'dot files listed')
+        return got
 
     def mirror_then_verify(self, release, inv, work, bundle, vars_file):
         root = os.path.join(work, 'admin-root')  # the admin node's package config, as a scratch tree

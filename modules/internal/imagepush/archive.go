@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 )
 
@@ -47,27 +47,20 @@ func Archive(e Entry, want v1.Platform, path string, dryRun bool) (changed bool,
 		// so refuse rather than guess.
 		return false, fmt.Errorf("%s: a docker-save tarball needs a tagged reference: %w", e.Source, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+		return false, err
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	h := sha256.New()
-	err = tarball.Write(ref, img, io.MultiWriter(tmp, h))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := tarball.Write(ref, img, io.MultiWriter(tmp, h)); err != nil {
 		return false, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if same, _ := sameContent(path, h.Sum(nil)); same || dryRun {
 		return !same, nil
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := tmp.Commit(0o644); err != nil {
 		return false, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return true, nil
 }

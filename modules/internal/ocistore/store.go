@@ -25,6 +25,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verified"
 )
 
@@ -338,27 +339,5 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 }
 
 func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return DiskFull(fmt.Errorf("writing %s: %w", path, err))
-	}
-	if err := tmp.Sync(); err != nil { // the rename must never expose an empty file after a crash
-		tmp.Close()
-		return DiskFull(fmt.Errorf("writing %s: %w", path, err))
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return DiskFull(atomicfile.Write(path, b, 0o644))
 }

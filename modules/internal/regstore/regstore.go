@@ -12,7 +12,9 @@
 // []byte(digest)). See registry/storage/paths.go, linkedblobstore.go and tagstore.go.
 //
 // Every file is reached through an os.Root opened on the storage folder, so no symlink (and
-// no "..") leads out of it. Every file is first written under .airgap-tmp/ (a folder the
+// no "..") leads out of it: the shared folders (a repository's _layers/sha256, a blob prefix)
+// are opened through the root once per run, and below them each file's folder and the file are
+// reached by one name each, a symlink refused (O_NOFOLLOW). Every file is first written under .airgap-tmp/ (a folder the
 // registry never walks, on the same filesystem) and renamed into place: a registry reading
 // the storage, or a run killed half way, never sees a partial file. Callers write a link only
 // after what it points at is complete.
@@ -30,6 +32,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -94,6 +97,10 @@ type Storage struct {
 	dir  string
 	root *os.Root // nil: a folder that does not exist yet (read-only Open): it holds nothing
 	lock *os.File
+	tmp  *os.File // .airgap-tmp, open: temporary files are made relative to it
+
+	mu      sync.Mutex
+	parents map[string]*os.File // folders opened through the root, that files are placed below
 }
 
 // Open opens the storage folder dir. To write (write true), it creates the folder and takes
@@ -141,6 +148,9 @@ func (s *Storage) takeLock() error {
 		return s.fail("locking", tmpDir+"/lock", err)
 	}
 	s.lock = f
+	if s.tmp, err = s.root.Open(tmpDir); err != nil {
+		return s.fail("opening", tmpDir, err)
+	}
 	return nil
 }
 
@@ -148,6 +158,12 @@ func (s *Storage) takeLock() error {
 func (s *Storage) Close() error {
 	if s.lock != nil {
 		s.lock.Close()
+	}
+	if s.tmp != nil {
+		s.tmp.Close()
+	}
+	for _, f := range s.parents {
+		f.Close()
 	}
 	if s.root == nil {
 		return nil
@@ -178,8 +194,15 @@ func (s *Storage) HasBlob(d v1.Hash, size int64) bool {
 	if s.root == nil {
 		return false
 	}
-	fi, err := s.root.Lstat(BlobPath(d))
-	return err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size)
+	p := BlobPath(d)
+	lf, err := s.leaf(p, false)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(lf)
+	var st unix.Stat_t
+	return unix.Fstatat(lf, path.Base(p), &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Mode&unix.S_IFMT == unix.S_IFREG && (size < 0 || st.Size == size)
 }
 
 // ReadLink returns the digest a link holds; ok is false when the link does not exist.
@@ -187,7 +210,7 @@ func (s *Storage) ReadLink(p string) (d v1.Hash, ok bool, err error) {
 	if s.root == nil {
 		return v1.Hash{}, false, nil
 	}
-	b, err := s.root.ReadFile(p)
+	b, err := s.readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v1.Hash{}, false, nil
 	}
@@ -212,7 +235,7 @@ func (s *Storage) ReadBlob(d v1.Hash) ([]byte, error) {
 	if s.root == nil {
 		return nil, fmt.Errorf("reading blob %s: %s does not exist", d, s.dir)
 	}
-	b, err := s.root.ReadFile(BlobPath(d))
+	b, err := s.readFile(BlobPath(d))
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s in %s: %w", d, s.dir, err)
 	}
@@ -264,7 +287,7 @@ func (s *Storage) writeFile(p string, b []byte) error {
 		err = cerr
 	}
 	if err != nil {
-		_ = s.root.Remove(tmp)
+		s.removeTemp(tmp)
 		return s.fail("writing", p, err)
 	}
 	return s.place(tmp, p)
@@ -312,61 +335,120 @@ func (s *Storage) PutBlob(src string, d v1.Hash, size int64, hardlink bool) (Met
 		err = cerr
 	}
 	if err != nil {
-		_ = s.root.Remove(tmp)
+		s.removeTemp(tmp)
 		return "", 0, s.fail("copying", dst, err)
 	}
 	return how, n, s.place(tmp, dst)
 }
 
-// hardlink links src into .airgap-tmp/ and returns the temporary name (relative to root).
-// The link is made relative to the folder's descriptor, so nothing in the storage path is
-// followed. A source file not readable by others (a layout blob written 0600) is made
-// readable: the registry may run as another user.
+// hardlink links src into .airgap-tmp/ and returns the temporary name. The link is made
+// relative to the folder's descriptor, so nothing in the storage path is followed. A source
+// file not readable by others (a layout blob written 0600) is made readable: the registry may
+// run as another user.
 func (s *Storage) hardlink(src string) (string, error) {
-	if err := s.root.MkdirAll(tmpDir, 0o755); err != nil {
-		return "", err
-	}
-	dir, err := s.root.Open(tmpDir)
-	if err != nil {
-		return "", err
-	}
-	defer dir.Close()
 	name := randName()
-	if err := unix.Linkat(unix.AT_FDCWD, src, int(dir.Fd()), name, 0); err != nil {
+	dir := int(s.tmp.Fd())
+	if err := unix.Linkat(unix.AT_FDCWD, src, dir, name, 0); err != nil {
 		return "", err
 	}
-	tmp := path.Join(tmpDir, name)
-	if fi, err := s.root.Lstat(tmp); err == nil && fi.Mode().Perm()&0o044 != 0o044 {
-		_ = s.root.Chmod(tmp, fi.Mode().Perm()|0o444)
+	var st unix.Stat_t
+	if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&0o044 != 0o044 {
+		_ = unix.Fchmodat(dir, name, st.Mode&0o7777|0o444, 0)
 	}
-	return tmp, nil
+	return name, nil
 }
 
-// temp creates an empty temporary file under .airgap-tmp/ (mode 0644: the registry may run
-// as another user).
+// temp creates an empty temporary file in .airgap-tmp/ (mode 0644: the registry may run as
+// another user) and returns its name.
 func (s *Storage) temp() (string, *os.File, error) {
-	if err := s.root.MkdirAll(tmpDir, 0o755); err != nil {
-		return "", nil, s.fail("creating", tmpDir, err)
-	}
-	tmp := path.Join(tmpDir, randName())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	name := randName()
+	fd, err := unix.Openat(int(s.tmp.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return "", nil, s.fail("creating", tmp, err)
+		return "", nil, s.fail("creating", path.Join(tmpDir, name), err)
 	}
-	return tmp, f, nil
+	return name, os.NewFile(uintptr(fd), path.Join(s.dir, tmpDir, name)), nil
 }
 
-// place renames the temporary file tmp to p, creating p's folder.
-func (s *Storage) place(tmp, p string) error {
-	if err := s.root.MkdirAll(path.Dir(p), 0o755); err != nil {
-		_ = s.root.Remove(tmp)
-		return s.fail("creating the folder of", p, err)
+func (s *Storage) removeTemp(name string) { _ = unix.Unlinkat(int(s.tmp.Fd()), name, 0) }
+
+// parent returns folder d (made when create is true), opened through the root once per run
+// (so no symlink leads out of the storage).
+func (s *Storage) parent(d string, create bool) (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.parents[d]; ok {
+		return f, nil
 	}
-	if err := s.root.Rename(tmp, p); err != nil {
-		_ = s.root.Remove(tmp)
+	if s.root == nil {
+		return nil, &fs.PathError{Op: "open", Path: d, Err: fs.ErrNotExist}
+	}
+	if create {
+		if err := s.root.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	f, err := s.root.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	if s.parents == nil {
+		s.parents = map[string]*os.File{}
+	}
+	s.parents[d] = f
+	return f, nil
+}
+
+// place renames the temporary file name to p. The folder above p's folder (shared: a
+// repository's _layers/sha256, a blob prefix) is opened through the root once; p's own folder
+// is made and entered by its one name, refusing a symlink; the rename is relative to both
+// descriptors.
+func (s *Storage) place(name, p string) error {
+	lf, err := s.leaf(p, true)
+	if err == nil {
+		err = unix.Renameat(int(s.tmp.Fd()), name, lf, path.Base(p))
+		unix.Close(lf)
+	}
+	if err != nil {
+		s.removeTemp(name)
 		return s.fail("writing", p, err)
 	}
 	return nil
+}
+
+// leaf opens the folder of file p (made when create is true): its parent through parent, the
+// folder itself by its one name, refusing a symlink. The caller closes it.
+func (s *Storage) leaf(p string, create bool) (int, error) {
+	leaf := path.Dir(p)
+	pf, err := s.parent(path.Dir(leaf), create)
+	if err != nil {
+		return -1, err
+	}
+	if create {
+		if err := unix.Mkdirat(int(pf.Fd()), path.Base(leaf), 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, &fs.PathError{Op: "mkdir", Path: leaf, Err: err}
+		}
+	}
+	fd, err := unix.Openat(int(pf.Fd()), path.Base(leaf), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: leaf, Err: err}
+	}
+	return fd, nil
+}
+
+// readFile reads file p, refusing symlinks at its folder and itself.
+func (s *Storage) readFile(p string) ([]byte, error) {
+	lf, err := s.leaf(p, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(lf)
+	fd, err := unix.Openat(lf, path.Base(p), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path.Join(s.dir, p))
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 func (s *Storage) fail(what, p string, err error) error {

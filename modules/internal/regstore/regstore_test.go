@@ -104,6 +104,24 @@ func TestSymlinkOutOfTheStorageIsRefused(t *testing.T) {
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Errorf("written outside the storage: %v", ents)
 	}
+	// A link's own folder as a symlink leading out: refused too.
+	_ = os.Remove(filepath.Join(dir, "docker", "registry", "v2"))
+	leaf := filepath.Join(dir, filepath.Dir(regstore.LayerLink("pause", d)))
+	if err := os.MkdirAll(filepath.Dir(leaf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, leaf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Link(regstore.LayerLink("pause", d), d); err == nil {
+		t.Error("a link was written through its folder, a symlink leading out")
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("written outside the storage: %v", ents)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".airgap-tmp", "tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }
 
 // On one filesystem a blob is a hard link (same inode, made readable by others); without
