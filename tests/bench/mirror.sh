@@ -279,7 +279,7 @@ report() {
   done
   if has_part sums; then
     case ${SUMS_RC:-missing} in
-      missing) verdict "SHA256SUMS rerun, unchanged 1 GB bundle < 0.5 s" 0 "not measured: $SUMS_SH is missing (branch i14-sums)" ;;
+      missing) verdict "SHA256SUMS rerun, unchanged 1 GB bundle < 0.5 s" 0 "not measured: $SUMS_SH is missing" ;;
       0) verdict "SHA256SUMS rerun, unchanged 1 GB bundle < 0.5 s" 1 "($SUMS_SH exit 0)" ;;
       *) verdict "SHA256SUMS rerun, unchanged 1 GB bundle < 0.5 s" 0 "($SUMS_SH exit $SUMS_RC; its log: $RUN/sums.log)" ;;
     esac
