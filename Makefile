@@ -13,6 +13,7 @@
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook for 3, 300 and 1,000 hosts (classes of hosts)
 #   make bench-images    offline_image_push against nerdctl, podman and skopeo
+#   make bench-mirror    offline_image_push --storage-dir against cp -r, the HTTP push, crane and skopeo
 #   make bench-sums      offline_bundle_sums on a 1 GB bundle: first run and rerun (under 0.5 s)
 
 export PATH := /usr/local/go/bin:$(PATH)
@@ -53,7 +54,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images bench-sums clean
+.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients lint demo demo-down bench-files bench-manifest bench-images bench-mirror bench-sums clean
 
 all: build
 
@@ -184,6 +185,9 @@ bench-manifest: collection
 
 bench-images: build
 	tests/bench/images.sh
+
+bench-mirror: build
+	tests/bench/mirror.sh
 
 bench-sums:
 	tests/bench/sums.sh
