@@ -20,6 +20,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
 
 type args struct {
@@ -27,10 +28,12 @@ type args struct {
 	Src         []string `json:"src"`
 	Registry    string   `json:"registry"`
 	Archive     string   `json:"archive"`
+	StorageDir  string   `json:"storage_dir"`
 	Platform    string   `json:"platform"`
 	Mapping     string   `json:"mapping"`
 	Namespace   string   `json:"namespace"`
 	StripHosts  []string `json:"strip_hosts"`
+	OnExisting  string   `json:"on_existing"`
 	Concurrency int      `json:"concurrency"`
 	Retries     int      `json:"retries"`
 	Timeout     int      `json:"timeout"`
@@ -42,17 +45,24 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err := inv.Decode(&a); err != nil {
 		return nil, err
 	}
-	if (a.Registry == "") == (a.Archive == "") {
-		return nil, fmt.Errorf("exactly one of registry and archive is required")
+	if n := len(nonEmpty(a.Registry, a.Archive, a.StorageDir)); n != 1 {
+		return nil, fmt.Errorf("exactly one of registry, archive and storage_dir is required (%d given)", n)
 	}
 	if a.Archive != "" {
 		return archive(ctx, inv, a)
+	}
+	onExisting, err := tagmerge.ParseMode(a.OnExisting)
+	if err != nil {
+		return nil, err
+	}
+	if a.StorageDir != "" {
+		return fill(ctx, inv, a, onExisting)
 	}
 	client, err := a.Access.Client(inv.Secret, a.Concurrency, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	entries, cleanup, err := entriesOf(ctx, a)
+	entries, _, cleanup, err := entriesOf(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +70,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	line := progress.NewLine(inv.Progress)
 	rep, err := imagepush.Push(ctx, entries, imagepush.Options{
 		Registry: a.Registry, Client: client, Concurrency: a.Concurrency, Retries: a.Retries, DryRun: inv.CheckMode,
+		OnExisting: onExisting,
 		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
 		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
 	})
@@ -67,7 +78,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return result(a.Registry, rep), nil
+	return result("registry", a.Registry, rep.Summary(a.Registry), rep), nil
 }
 
 // archive writes one image of src as a docker-save tarball (for a container runtime's load).
@@ -83,7 +94,7 @@ func archive(ctx context.Context, inv *module.Invocation, a args) (*module.Resul
 	if len(a.Images) > 1 {
 		return nil, fmt.Errorf("archive holds one image: images names %d", len(a.Images))
 	}
-	entries, cleanup, err := entriesOf(ctx, a)
+	entries, _, cleanup, err := entriesOf(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -107,31 +118,32 @@ func archive(ctx context.Context, inv *module.Invocation, a args) (*module.Resul
 	return &module.Result{Changed: changed, Msg: msg, Data: data}, nil
 }
 
-// entriesOf reads the images of src (only those named by images, when it names any).
-func entriesOf(ctx context.Context, a args) ([]imagepush.Entry, func(), error) {
+// entriesOf reads the images of src (only those named by images, when it names any), and
+// returns the layout they are read from.
+func entriesOf(ctx context.Context, a args) ([]imagepush.Entry, *ocistore.Store, func(), error) {
 	var subset []string
 	for _, s := range a.Images {
 		n, err := imagename.Normalize(s)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		subset = append(subset, n)
 	}
 	store, broken, cleanup, err := source(ctx, a.Src)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(broken) > 0 && len(subset) == 0 {
 		if n, _ := store.Entries(); len(n) == 0 { // nothing imported: only the failures to report
-			return broken, cleanup, nil
+			return broken, store, cleanup, nil
 		}
 	}
 	entries, err := imagepush.FromLayout(store, subset)
 	if err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return append(entries, broken...), cleanup, nil
+	return append(entries, broken...), store, cleanup, nil
 }
 
 // source opens the layout to push from: src's one folder, or a temporary layout (beside the
@@ -180,9 +192,10 @@ func source(ctx context.Context, src []string) (*ocistore.Store, []imagepush.Ent
 	return store, broken, cleanup, nil
 }
 
-func result(registry string, rep *imagepush.Report) *module.Result {
-	res := &module.Result{Changed: rep.Changed(), Failed: len(rep.Failures()) > 0, Msg: rep.Summary(registry),
-		Data: map[string]any{"registry": registry, "images": rep.Images, "totals": rep.Totals(), "failed_items": rep.FailedItems()}}
+// result is the module's result: key (registry or storage_dir) names where the images went.
+func result(key, registry, msg string, rep *imagepush.Report) *module.Result {
+	res := &module.Result{Changed: rep.Changed(), Failed: len(rep.Failures()) > 0, Msg: msg,
+		Data: map[string]any{key: registry, "images": rep.Images, "totals": rep.Totals(), "failed_items": rep.FailedItems()}}
 	var after string
 	for _, i := range rep.Images {
 		if i.Status == imagepush.StatusPushed || i.Status == imagepush.StatusWouldPush {
@@ -193,4 +206,34 @@ func result(registry string, rep *imagepush.Report) *module.Result {
 		res.Diff = []module.Diff{{BeforeHeader: registry, AfterHeader: registry, After: after}}
 	}
 	return res
+}
+
+// fill writes the images of src into a registry's filesystem storage.
+func fill(ctx context.Context, inv *module.Invocation, a args, mode tagmerge.Mode) (*module.Result, error) {
+	entries, store, cleanup, err := entriesOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	line := progress.NewLine(inv.Progress)
+	rep, err := imagepush.Fill(ctx, entries, imagepush.FillOptions{
+		Dir: a.StorageDir, Layout: store, Concurrency: a.Concurrency, DryRun: inv.CheckMode, OnExisting: mode,
+		Mapping:    imagename.Mapping{Mode: a.Mapping, Namespace: a.Namespace, StripHosts: a.StripHosts},
+		OnProgress: func(p imagepush.Progress) { line.Update(p.Done, p.Items, p.Failed, p.Bytes, "") },
+	})
+	line.Done()
+	if err != nil {
+		return nil, err
+	}
+	return result("storage_dir", a.StorageDir, rep.FillSummary(a.StorageDir), rep), nil
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

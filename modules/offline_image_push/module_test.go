@@ -84,3 +84,43 @@ func TestOneBrokenTarballDoesNotStopThePush(t *testing.T) {
 		}
 	}
 }
+
+// storage_dir is one of registry, archive and storage_dir; with it the result names the
+// storage (not a registry) and counts the blobs linked and copied.
+func TestStorageDirIsOneOfThreeTargets(t *testing.T) {
+	dir := t.TempDir()
+	img, err := random.Image(8<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("registry.k8s.io/pause:3.10.1")
+	tarPath := filepath.Join(dir, "pause.tar")
+	if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := module.Execute(context.Background(), imagepushmod.Module,
+		[]string{"--src", tarPath, "--registry", "127.0.0.1:1", "--storage-dir", filepath.Join(dir, "s")}, &out, &errOut)
+	if code == 0 || !strings.Contains(out.String(), "exactly one of registry, archive and storage_dir") {
+		t.Errorf("registry and storage_dir both given: exit %d, %s", code, out.String())
+	}
+	out.Reset()
+	storage := filepath.Join(dir, "storage")
+	code = module.Execute(context.Background(), imagepushmod.Module, []string{"--src", tarPath, "--storage-dir", storage}, &out, &errOut)
+	var res struct {
+		Changed    bool           `json:"changed"`
+		StorageDir string         `json:"storage_dir"`
+		Registry   *string        `json:"registry"`
+		Totals     map[string]any `json:"totals"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || code != 0 {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, out.String(), errOut.String())
+	}
+	if !res.Changed || res.StorageDir != storage || res.Registry != nil || res.Totals["pushed"] != float64(1) ||
+		res.Totals["linked"].(float64)+res.Totals["copied"].(float64) != 2 {
+		t.Errorf("result %+v: want storage_dir named, one image written, its 2 blobs linked or copied", res)
+	}
+	if _, err := os.Stat(filepath.Join(storage, "docker/registry/v2/repositories/pause/_manifests/tags/3.10.1/current/link")); err != nil {
+		t.Errorf("the tag is not in the storage: %v", err)
+	}
+}

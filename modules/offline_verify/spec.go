@@ -22,7 +22,7 @@ var Module = &module.Module{
 			{Name: "arches", Type: module.TypeList, Elements: module.TypeStr, Default: []any{}, Description: []string{"Architectures the image must serve (C(linux/<arch>))."}},
 		}},
 		{Name: "bundle_images", Type: module.TypePath, Description: []string{
-			"The bundle's OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout's C(index.json) entry (the one the mirror pushed); another image under that tag fails, naming both digests.",
+			"The bundle's OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the very manifest digest of the layout's C(index.json) entry (the one the mirror pushed), or by an index that a push merged it into (C(on_existing=merge): every manifest of the bundle's listed, the bundle's own still stored by digest); another image under that tag fails, naming both digests.",
 			"Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked for presence and platforms only; without this option no digest is compared.",
 		}},
 	}, module.RegistryAccess(), []module.Option{

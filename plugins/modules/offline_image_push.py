@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Copies images blob by blob, as they are, so every digest (and so every digest-pinned reference) stays the original
     one. No Docker, Podman or containerd is needed.
-  - 'Only what is missing is sent: an image whose manifest is already at its target is skipped (a rerun is
+  - 'Only what is missing is sent: an image whose tag already serves its manifest is skipped (a rerun is
     C(changed=false)); each blob is uploaded once, to the first repository that needs it, and mounted into the others;
     the registry is asked before any upload.'
   - 'Every blob and manifest of an image is verified against its digest before anything of that image is sent: a
@@ -32,9 +32,24 @@ options:
     required: true
   registry:
     description:
-      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry) and
-        C(archive) is required.
+      - The registry to push to, C(host[:port]), e.g. C(registry.example.internal:35000). Exactly one of C(registry),
+        C(archive) and C(storage_dir) is required.
     type: str
+  storage_dir:
+    description:
+      - 'Instead of pushing over HTTP, write the images straight into the filesystem storage of a CNCF distribution
+        registry on this host: the C(rootdirectory) of its C(storage.filesystem) driver (Debian''s C(docker-registry)
+        uses C(/var/lib/docker-registry)). A registry started on it serves every image with its original digest, at the
+        same names C(mapping) and C(namespace) give over HTTP.'
+      - 'Blobs are hard-linked from C(src) when both are on one filesystem (no second copy), else reflinked where the
+        filesystem can, else copied; only what is missing is written. Every blob and manifest of an image is verified
+        against its digest before anything of that image is written (a digest cache beside each blob makes a rerun read
+        nothing), and every file appears by rename, the tag last: a registry may keep running while images are added.'
+      - 'The free space of the storage''s filesystem is checked before anything is written: the module fails naming what
+        is needed, what is free and the shortfall.'
+      - Tested with distribution 2.8 (Debian's C(docker-registry)) and 3.1. Files are written with the module's user;
+        make them readable (and the folders writable, for later HTTP pushes) by the registry's user.
+    type: path
   archive:
     description:
       - 'Instead of pushing, write one image (C(images) names it, unless C(src) holds only one) as a docker-save tarball
@@ -73,6 +88,23 @@ options:
     type: list
     elements: str
     default: []
+  on_existing:
+    description:
+      - What to do when a target tag already serves other content than the bundle's.
+      - 'C(merge) adds the bundle''s platforms to those the tag serves: an amd64-only push, then an arm64-only push of
+        the same tag, leave an index of both. A platform the tag already serves with other content fails that image,
+        naming both digests, and nothing of it is written.'
+      - C(overwrite) points the tag at the bundle's manifest. C(skip) leaves any existing tag as it is (status
+        C(skipped)). C(fail) fails every image whose tag serves other content, naming both digests.
+      - Whatever the tag ends up serving, the bundle's own manifest is stored by digest, so C(<repository>@<digest>)
+        keeps pulling the original.
+    type: str
+    default: merge
+    choices:
+      - merge
+      - overwrite
+      - skip
+      - fail
   images:
     description:
       - Push only these images (their original references); default every image of C(src).
@@ -98,9 +130,10 @@ notes:
     C(offline_image_push_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_push --help).'
-  - In check mode the registry is asked which images are missing (HEAD requests), and nothing is sent.
-  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), or C(--src DIR --images REF --archive
-    FILE.tar).'
+  - In check mode the registry is asked what each tag serves (one manifest request per image), and nothing is sent; with
+    C(storage_dir) the storage is read, its free space checked, and nothing is written.
+  - 'As a command-line tool: C(offline_image_push --src DIR --registry HOST:PORT), C(--src DIR --storage-dir
+    /var/lib/docker-registry), or C(--src DIR --images REF --archive FILE.tar).'
 seealso:
   - module: airgap.kubespray.offline_image_pull
 '''
@@ -124,6 +157,11 @@ EXAMPLES = r'''
     mapping: keep
     auth: /root/.docker/config.json
 
+- name: Fill the local registry's storage from the bundle, at disk speed
+  airgap.kubespray.offline_image_push:
+    src: /srv/bundle/images
+    storage_dir: /var/lib/docker-registry
+
 - name: The mirror's registry image, for podman load
   airgap.kubespray.offline_image_push:
     src: /srv/bundle/images
@@ -140,6 +178,10 @@ archive:
   description: The docker-save tarball written.
   returned: with archive
   type: str
+storage_dir:
+  description: The registry storage written.
+  returned: with storage_dir
+  type: str
 images:
   description: One entry per image.
   returned: always
@@ -151,7 +193,7 @@ images:
       returned: always
       type: str
     target:
-      description: Where it is in the registry.
+      description: 'Where it is in the registry (with C(storage_dir): the repository and tag, C(calico/node:v3.31.5)).'
       returned: always
       type: str
       sample: registry.example.internal:35000/calico/node:v3.31.5
@@ -159,12 +201,19 @@ images:
       description: The manifest digest pushed.
       returned: always
       type: str
+    tag_digest:
+      description: What the tag serves after a merge (an index of the platforms it served and the bundle's), when that
+        is not C(digest).
+      returned: when merged
+      type: str
     status:
-      description: C(pushed), C(skipped) (already there), C(failed), or C(would_push) in check mode.
+      description: C(pushed) (or written into C(storage_dir)), C(skipped) (already there), C(failed), or C(would_push)
+        in check mode.
       returned: always
       type: str
     bytes:
-      description: Blob bytes uploaded for this image (a blob shared with another image counts once).
+      description: 'Blob bytes uploaded (with C(storage_dir): copied, not hard-linked) for this image (a blob shared
+        with another image counts once).'
       returned: always
       type: int
     msg:
@@ -172,7 +221,8 @@ images:
       returned: when failed
       type: str
 totals:
-  description: Counts (images, pushed, skipped, failed), bytes uploaded and seconds.
+  description: 'Counts (images, pushed, skipped, failed), bytes uploaded (with C(storage_dir): copied) and seconds; with
+    C(storage_dir) also C(linked) and C(copied), the blobs hard-linked and copied.'
   returned: always
   type: dict
 failed_items:
@@ -188,11 +238,13 @@ from ansible.module_utils.basic import AnsibleModule
 ARGUMENT_SPEC = {
     'src': {'type': 'list', 'elements': 'path', 'required': True},
     'registry': {'type': 'str'},
+    'storage_dir': {'type': 'path'},
     'archive': {'type': 'path'},
     'platform': {'type': 'str', 'default': ''},
     'mapping': {'type': 'str', 'default': 'strip', 'choices': ['strip', 'keep']},
     'namespace': {'type': 'str'},
     'strip_hosts': {'type': 'list', 'elements': 'str', 'default': []},
+    'on_existing': {'type': 'str', 'default': 'merge', 'choices': ['merge', 'overwrite', 'skip', 'fail']},
     'auth': {'type': 'raw', 'options': {
         'registry': {'type': 'str'},
         'username': {'type': 'str'},

@@ -67,8 +67,9 @@ options:
   bundle_images:
     description:
       - 'The bundle''s OCI layout (C(<bundle>/images)): every image it holds must be served by its registry under the
-        very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed); another image under that
-        tag fails, naming both digests.'
+        very manifest digest of the layout''s C(index.json) entry (the one the mirror pushed), or by an index that a
+        push merged it into (C(on_existing=merge): every manifest of the bundle''s listed, the bundle''s own still
+        stored by digest); another image under that tag fails, naming both digests.'
       - Matched by the push's own naming rule (the upstream host stripped). Images the bundle does not hold are checked
         for presence and platforms only; without this option no digest is compared.
     type: path

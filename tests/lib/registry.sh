@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a throw-away CNCF distribution registry (Debian's docker-registry 2.8) on 127.0.0.1 for
 # tests and benchmarks. It never touches the system registry service: config, storage, logs, pid
-# and TLS material all live under WORKDIR.
+# and TLS material all live under WORKDIR. AIRGAP_REGISTRY_BIN runs another registry binary on the
+# same config (distribution v3: tests/lib/tools.sh registry).
 #
 #   tests/lib/registry.sh start WORKDIR PORT [--tls] [--htpasswd USER:PASSWORD]
 #   tests/lib/registry.sh stop  WORKDIR
@@ -24,6 +25,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 registry_bin() {
+  if [ -n "${AIRGAP_REGISTRY_BIN:-}" ]; then
+    echo "$AIRGAP_REGISTRY_BIN"
+    return 0
+  fi
   command -v docker-registry 2>/dev/null || { [ -x /usr/bin/docker-registry ] && echo /usr/bin/docker-registry; } || {
     echo "registry.sh: docker-registry is not installed (run tests/setup-host.sh)" >&2
     exit 1
@@ -179,11 +184,12 @@ EOF
 
 stop() {
   local work=${1:?WORKDIR missing}
+  work=$(realpath -m "$work")
   [ -f "$work/registry.pid" ] || return 0
   local pid
   pid=$(cat "$work/registry.pid")
   # Only signal the pid if it is still our registry (the pid may have been reused).
-  if kill -0 "$pid" 2>/dev/null && grep -qa docker-registry "/proc/$pid/cmdline" 2>/dev/null; then
+  if kill -0 "$pid" 2>/dev/null && grep -qaF "$work/config.yml" "/proc/$pid/cmdline" 2>/dev/null; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do
       kill -0 "$pid" 2>/dev/null || break

@@ -4,15 +4,21 @@
 #   tests/lib/tools.sh helm       build helm (helm.sh/helm/v3/cmd/helm) once; print its path
 #   tests/lib/tools.sh helm-tgz   helm packed as a release tarball (linux-<arch>/helm), as get.helm.sh
 #                                 serves it; print its path
+#   tests/lib/tools.sh registry   the CNCF distribution registry v3 (cmd/registry), for the tests that
+#                                 check a storage against both 2.8 (Debian's) and 3.x; print its path
+#   tests/lib/tools.sh crane      go-containerregistry's crane (cmd/crane); print its path
 #
 # Binaries live in $AIRGAP_CACHE/tools/<name>-<version>/ (default /var/cache/airgap-kubespray),
 # written to a temporary name and renamed, so a killed build never leaves a half binary and two
-# runs at once do not corrupt each other. AIRGAP_HELM_VERSION overrides the version.
+# runs at once do not corrupt each other. AIRGAP_HELM_VERSION, AIRGAP_REGISTRY_VERSION and
+# AIRGAP_CRANE_VERSION override the versions.
 set -euo pipefail
 
 cache=${AIRGAP_CACHE:-/var/cache/airgap-kubespray}
 export PATH=/usr/local/go/bin:$PATH
 helm_version=${AIRGAP_HELM_VERSION:-v3.22.0}
+registry_version=${AIRGAP_REGISTRY_VERSION:-v3.1.2}
+crane_version=${AIRGAP_CRANE_VERSION:-v0.22.1}
 arch=$(go env GOARCH)
 
 die() { echo "tools.sh: $*" >&2; exit 1; }
@@ -51,5 +57,7 @@ case ${1:-} in
     fi
     echo "$out"
     ;;
-  *) die "usage: $0 helm | helm-tgz" ;;
+  registry) build registry "$registry_version" github.com/distribution/distribution/v3/cmd/registry ;;
+  crane) build crane "$crane_version" github.com/google/go-containerregistry/cmd/crane ;;
+  *) die "usage: $0 helm | helm-tgz | registry | crane" ;;
 esac

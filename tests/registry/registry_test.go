@@ -37,7 +37,7 @@ import (
 
 var (
 	repoRoot string
-	binDir   string // offline_image_pull and offline_image_push, links to one airgap binary
+	binDir   string // offline_image_pull, offline_image_push and offline_verify: links to one airgap binary
 )
 
 func TestMain(m *testing.M) {
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building the module binary: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	for _, n := range []string{"offline_image_pull", "offline_image_push"} {
+	for _, n := range []string{"offline_image_pull", "offline_image_push", "offline_verify"} {
 		if err := os.Symlink(bin, filepath.Join(dir, n)); err != nil {
 			panic(err)
 		}

@@ -1,12 +1,12 @@
 // Package imagepush copies the images of an OCI layout (or docker-save tarballs) into a
 // registry, blob by blob, as they are: every digest stays the original one.
 //
-// It pushes only what is missing: an image whose manifest is already at its target is
-// skipped; a blob is uploaded once, to the first repository that needs it, and mounted into
+// It pushes only what is missing: an image whose target tag already serves its manifest is
+// skipped (a tag serving other content is handled by Options.OnExisting, package tagmerge); a blob is uploaded once, to the first repository that needs it, and mounted into
 // the others; the registry is asked (HEAD) before any upload. Every blob of an image is
 // verified before anything of that image is sent.
 //
-// A push runs in phases (Push, pushAll): what is already there (a HEAD per image); then, per
+// A push runs in phases (Push, pushAll): what is already there (a GET of each tag); then, per
 // attempt, verify, upload the blobs, commit the manifests. Retries are per image, here only
 // (Options.Retries: N retries, N+1 attempts in all); the registry client sends each request
 // once (see package regclient).
@@ -27,12 +27,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
 
 // Entry is one image to push.
@@ -63,6 +65,7 @@ type Options struct {
 	Retries     int           // further attempts per image after a failure
 	Backoff     time.Duration // before the first retry, doubled after each; if <= 0, 1s
 	DryRun      bool
+	OnExisting  tagmerge.Mode // a target tag serving other content; "": merge
 	OnProgress  func(Progress)
 }
 
@@ -82,14 +85,17 @@ const (
 
 // Result reports one image.
 type Result struct {
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	Digest   string `json:"digest"`
-	Status   Status `json:"status"`
-	Bytes    int64  `json:"bytes"` // blob bytes uploaded for this image (shared blobs count once)
-	Attempts int    `json:"attempts,omitempty"`
-	Msg      string `json:"msg,omitempty"`
-	err      error
+	Source string `json:"source"`
+	Target string `json:"target"`
+	Digest string `json:"digest"`
+	// TagDigest is what the tag serves after the push when that is not Digest: an index merging
+	// the bundle's platforms with those the tag served before.
+	TagDigest string `json:"tag_digest,omitempty"`
+	Status    Status `json:"status"`
+	Bytes     int64  `json:"bytes"` // blob bytes uploaded for this image (shared blobs count once)
+	Attempts  int    `json:"attempts,omitempty"`
+	Msg       string `json:"msg,omitempty"`
+	err       error
 }
 
 // Err is the image's error, if it failed.
@@ -111,6 +117,8 @@ type Report struct {
 	Images  []Result `json:"images"`
 	Bytes   int64    `json:"bytes"`
 	Seconds float64  `json:"seconds"`
+
+	Fill *FillCounts `json:"-"` // Fill only: how the blobs came into the storage
 }
 
 func (r *Report) list() report.List[Result] { return r.Images }
@@ -129,7 +137,9 @@ func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems
 
 // Totals is the module's totals: images, pushed, skipped, failed, bytes, seconds.
 func (r *Report) Totals() map[string]any {
-	return r.list().Totals("images", r.Bytes, r.Seconds, StatusPushed, StatusSkipped)
+	t := r.list().Totals("images", r.Bytes, r.Seconds, StatusPushed, StatusSkipped)
+	r.Fill.addTo(t)
+	return t
 }
 
 // Summary is a one-line account of a push to registry, naming up to three failures.
@@ -158,11 +168,12 @@ var ErrAuth = errors.New("registry refused the credentials")
 
 // pusher holds what the images of one Push share: the connection, where each blob went.
 type pusher struct {
-	opts   Options
-	pusher *remote.Pusher
-	mu     sync.Mutex
-	mounts map[string]name.Repository // blob digest -> a repository that has it
-	count  progress.Counter
+	opts      Options
+	pusher    *remote.Pusher
+	mu        sync.Mutex
+	mounts    map[string]name.Repository // blob digest -> a repository that has it
+	decisions []tagmerge.Decision        // per entry: what to write at its tag
+	count     progress.Counter
 }
 
 // Push copies entries to opts.Registry. Failures are per image; the error is for what stops
@@ -203,7 +214,8 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 	stop := p.watch(len(entries))
 	defer stop()
 
-	// 1. What is already there: a HEAD per image.
+	// 1. What is already there: the manifest of each tag, and what to write there.
+	p.decisions = make([]tagmerge.Decision, len(entries))
 	p.each(len(entries), func(i int) {
 		r := &rep.Images[i]
 		*r = Result{Source: entries[i].Source, Target: targets[entries[i].Source], Digest: entries[i].Digest.String()}
@@ -212,16 +224,20 @@ func Push(ctx context.Context, entries []Entry, opts Options) (*Report, error) {
 			p.fail(r, unreadable{broken[i]})
 			return
 		}
-		present, err := p.present(ctx, r.Target, entries[i].Digest)
+		d, err := p.decide(ctx, r.Target, entries[i])
+		p.decisions[i] = d
 		switch {
 		case err != nil:
 			p.fail(r, err)
-		case present:
+		case d.Action == tagmerge.Keep:
 			r.Status = StatusSkipped
 			p.count.Finish(false)
 		case opts.DryRun:
 			r.Status = StatusWouldPush
 			p.count.Finish(false)
+		}
+		if err == nil && d.Action == tagmerge.PutMerged {
+			r.TagDigest = d.Merged.Descriptor.Digest.String()
 		}
 	})
 	// 2. The rest, with retries; a retry finds what the failed attempt already uploaded.
@@ -353,7 +369,7 @@ func (p *pusher) commitAll(ctx context.Context, entries []Entry, rep *Report, ok
 				return
 			}
 		}
-		if err := p.commit(ctx, entries[i], r); err != nil {
+		if err := p.commit(ctx, entries[i], p.decisions[i], r); err != nil {
 			p.fail(r, err)
 			return
 		}
@@ -401,8 +417,9 @@ func (p *pusher) upload(ctx context.Context, repo name.Repository, b Blob) (int6
 }
 
 // commit pushes an entry's manifest(s) to its target; its blobs are mounted from the
-// repositories they were uploaded to.
-func (p *pusher) commit(ctx context.Context, e Entry, r *Result) error {
+// repositories they were uploaded to. With a merge, the entry's manifest is pushed by digest
+// and the tag gets the merged index.
+func (p *pusher) commit(ctx context.Context, e Entry, d tagmerge.Decision, r *Result) error {
 	ref, err := p.opts.Client.Reference(r.Target)
 	if err != nil {
 		return err
@@ -418,28 +435,87 @@ func (p *pusher) commit(ctx context.Context, e Entry, r *Result) error {
 			}
 		}
 	}
-	if err := p.pusher.Push(ctx, ref, e.Taggable); err != nil {
-		return fmt.Errorf("pushing %s to %s: %w", e.Source, r.Target, authError(err))
+	if d.Action != tagmerge.PutMerged {
+		if err := p.pusher.Push(ctx, ref, e.Taggable); err != nil {
+			return fmt.Errorf("pushing %s to %s: %w", e.Source, r.Target, authError(err))
+		}
+		return nil
+	}
+	if err := p.pusher.Push(ctx, ref.Context().Digest(e.Digest.String()), e.Taggable); err != nil {
+		return fmt.Errorf("pushing %s to %s@%s: %w", e.Source, ref.Context(), e.Digest, authError(err))
+	}
+	if err := remote.Put(ref, rawManifest(d.Merged), p.opts.Client.Remote(ctx)...); err != nil {
+		return fmt.Errorf("pushing the index merging %s into %s: %w", e.Source, r.Target, authError(err))
 	}
 	return nil
 }
 
-// present reports whether target already holds the manifest digest.
-func (p *pusher) present(ctx context.Context, target string, digest v1.Hash) (bool, error) {
+// decide reads what target serves and says what to write there (package tagmerge).
+func (p *pusher) decide(ctx context.Context, target string, e Entry) (tagmerge.Decision, error) {
 	ref, err := p.opts.Client.Reference(target)
 	if err != nil {
-		return false, err
+		return tagmerge.Decision{}, err
 	}
-	desc, err := remote.Head(ref, p.opts.Client.Remote(ctx)...)
+	in, err := Manifest(e)
+	if err != nil {
+		return tagmerge.Decision{}, unreadable{fmt.Errorf("%s (from %s): %w", e.Source, e.Origin, err)}
+	}
+	desc, err := remote.Get(ref, p.opts.Client.Remote(ctx)...)
 	var terr *transport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		return false, nil
+		return tagmerge.Decide(target, nil, in, p.opts.OnExisting)
 	}
 	if err != nil {
-		return false, fmt.Errorf("checking %s: %w", target, authError(err))
+		return tagmerge.Decision{}, fmt.Errorf("checking %s: %w", target, authError(err))
 	}
-	return desc.Digest == digest, nil
+	have := tagmerge.Manifest{Descriptor: desc.Descriptor, Raw: desc.Manifest, Platform: func() (*v1.Platform, error) {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, err
+		}
+		return configPlatform(img)
+	}}
+	return tagmerge.Decide(target, &have, in, p.opts.OnExisting)
 }
+
+// Manifest is what an entry puts at its tag, for package tagmerge.
+func Manifest(e Entry) (tagmerge.Manifest, error) {
+	raw, err := e.Taggable.RawManifest()
+	if err != nil {
+		return tagmerge.Manifest{}, err
+	}
+	var mt types.MediaType
+	switch t := e.Taggable.(type) {
+	case v1.Image:
+		mt, err = t.MediaType()
+	case v1.ImageIndex:
+		mt, err = t.MediaType()
+	default:
+		err = fmt.Errorf("%s is neither an image nor an index", e.Digest)
+	}
+	if err != nil {
+		return tagmerge.Manifest{}, err
+	}
+	m := tagmerge.Manifest{Descriptor: v1.Descriptor{MediaType: mt, Digest: e.Digest, Size: int64(len(raw))}, Raw: raw}
+	if img, ok := e.Taggable.(v1.Image); ok {
+		m.Platform = func() (*v1.Platform, error) { return configPlatform(img) }
+	}
+	return m, nil
+}
+
+func configPlatform(img v1.Image) (*v1.Platform, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	return cf.Platform(), nil
+}
+
+// rawManifest is a manifest as bytes, for remote.Put.
+type rawManifest tagmerge.Manifest
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.Raw, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.Descriptor.MediaType, nil }
 
 func (p *pusher) fail(r *Result, err error) {
 	if err == nil {
@@ -457,7 +533,8 @@ func (p *pusher) fail(r *Result, err error) {
 func (p *pusher) each(n int, f func(int)) { pool.Each(n, p.opts.Concurrency, f) }
 
 func retryable(err error) bool {
-	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrVerify) && !errors.Is(err, errUnreadable) && !regclient.Permanent(err)
+	return err != nil && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrVerify) && !errors.Is(err, errUnreadable) &&
+		!errors.Is(err, tagmerge.ErrConflict) && !regclient.Permanent(err)
 }
 
 // authError marks 401/403 answers, so they are not retried and read clearly.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -20,6 +21,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/platform"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
 
 // File is a download Kubespray will make.
@@ -121,7 +123,7 @@ func checkImage(ctx context.Context, c *regclient.Client, img Image) Result {
 		}
 		return r
 	}
-	if img.Digest != "" && desc.Digest.String() != img.Digest {
+	if img.Digest != "" && desc.Digest.String() != img.Digest && !mergedFrom(ctx, c, ref, desc, img.Digest) {
 		r.Detail = fmt.Sprintf("the registry serves manifest %s, the bundle has %s", desc.Digest, img.Digest)
 		return r
 	}
@@ -184,4 +186,19 @@ func platforms(desc *remote.Descriptor) ([]v1.Platform, error) {
 		out = append(out, *p)
 	}
 	return out, nil
+}
+
+// mergedFrom reports whether the tag (desc) serves every image of the manifest digest: an index
+// a push merged the bundle's platforms into (on_existing: merge), which keeps the bundle's own
+// manifest by digest in the same repository.
+func mergedFrom(ctx context.Context, c *regclient.Client, ref name.Reference, desc *remote.Descriptor, digest string) bool {
+	if !desc.MediaType.IsIndex() {
+		return false
+	}
+	want, err := remote.Get(ref.Context().Digest(digest), c.Remote(ctx)...)
+	if err != nil {
+		return false
+	}
+	return tagmerge.Contains(tagmerge.Manifest{Descriptor: desc.Descriptor, Raw: desc.Manifest},
+		tagmerge.Manifest{Descriptor: want.Descriptor, Raw: want.Manifest})
 }
