@@ -3,7 +3,7 @@
 
     tests/demo/demo.py up        fresh demo: upstream, download, mirror, repos, verify (make demo)
     tests/demo/demo.py download  rerun the download playbook with .demo/inventory (reuses the bundle)
-    tests/demo/demo.py mirror    rerun the mirror playbook (pushes what the registry lacks)
+    tests/demo/demo.py mirror    rerun the mirror playbook (writes what the registry storage lacks)
     tests/demo/demo.py verify    rerun the verify playbook against the running mirror
     tests/demo/demo.py verify-nodes [--check]
                                  the same, and the probe from every node (-e airgap_verify_nodes=true):
@@ -485,7 +485,7 @@ def up():
         download(state)
     upstream_down()
     say('   (upstream stopped: everything below is offline)')
-    with Step(state, '4. offline: airgap.kubespray.mirror (files server, registry, push, offline.yml)'):
+    with Step(state, '4. offline: airgap.kubespray.mirror (images into the registry storage, files server, registry, offline.yml)'):
         mirror(state)
         say('   wrote %s' % os.path.relpath(os.path.join(INVENTORY, 'group_vars', 'all', 'offline.yml'), REPO))
     with Step(state, '5. offline: airgap.kubespray.repos on node1..3 (scratch roots under .demo/nodes)'):

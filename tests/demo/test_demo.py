@@ -3,7 +3,8 @@
     python3 -m unittest discover -s tests/demo -v      (make test-demo; needs make collection)
 
 - make demo's pipeline passes: download -> mirror -> repos -> verify, all green;
-- a mirror rerun changes nothing;
+- the mirror fills the registry's storage straight from the bundle (hard links, no second copy) and
+  the registry serves every image with the bundle's digest; a mirror rerun changes nothing;
 - the generated offline.yml, evaluated by Kubespray, sends every file to files_repo and every
   image to registry_host;
 - removing any one served file or image makes verify fail naming that item (and only it);
@@ -294,6 +295,33 @@ class Demo(unittest.TestCase):
                 self.assertNotIn('Trusted', src)
             for f in ('bootstrap.sh', 'bin/offline_repo_config_linux_amd64', 'files/debs/debian-12/InRelease', 'files/pypi/simple/index.html'):
                 self.assertTrue(os.path.exists(os.path.join(demo.BUNDLE, f)), f)
+
+    def test_mirror_fills_the_registry_storage(self):
+        """make demo's mirror put the images straight into the registry's storage (offline_image_push
+        storage_dir, not over HTTP): every blob hard-linked from the bundle (both live under .demo/), no
+        second copy; the registry then serves every image with the bundle's digest."""
+        filled = self.up_result('mirror', 'offline_image_push')
+        self.assertEqual(filled['storage_dir'], os.path.join(demo.MIRROR, 'registry-data'))
+        self.assertNotIn('registry', filled)
+        self.assertEqual(filled['failed_items'], [])
+        self.assertGreater(filled['totals']['linked'], 0)
+        self.assertEqual(filled['totals']['copied'], 0)
+        with open(os.path.join(demo.BUNDLE, 'images', 'index.json')) as f:
+            bundled = {d['annotations']['org.opencontainers.image.ref.name']: d['digest'] for d in json.load(f)['manifests']}
+        self.assertEqual({i['source']: i['digest'] for i in filled['images']}, bundled)
+        self.assertEqual({i['status'] for i in filled['images']}, {'pushed'})
+        port = self.state['mirror']['registry_port']
+        m = self.bundle_manifest
+        for img in m['images'] + m['mirror_images']:
+            status, headers, _ = registry_call(port, '/v2/%s/manifests/%s' % (img['target'], img['tag']), 'HEAD',
+                                               headers={'Accept': MANIFEST_TYPES})
+            self.assertEqual((status, headers['Docker-Content-Digest']), (200, bundled[img['source']]), img['source'])
+        # the layers and configs in the storage are the bundle's files (one inode each)
+        blobs = os.path.join(demo.MIRROR, 'registry-data', 'docker', 'registry', 'v2', 'blobs', 'sha256')
+        bundle_blobs = os.path.join(demo.BUNDLE, 'images', 'blobs', 'sha256')
+        linked = [name for name in os.listdir(bundle_blobs) if os.path.exists(os.path.join(blobs, name[:2], name, 'data'))
+                  and os.path.samefile(os.path.join(blobs, name[:2], name, 'data'), os.path.join(bundle_blobs, name))]
+        self.assertGreaterEqual(len(linked), filled['totals']['linked'])
 
     def test_bundle_carries_an_installable_collection(self):
         dest = os.path.join(demo.DEMO, 'work', 'offline-collections')

@@ -423,8 +423,13 @@ mirror_containers() {
   printf '%s\n' docker.io/library/nginx:1.28.2-alpine docker.io/library/registry:2.8.1 >"$names"
   (cd "$repo" && go run ./tests/tools/imageset --registry "127.0.0.1:$up" --names "$names" --scale 0.001 \
     --platforms linux/amd64,linux/arm64) >/dev/null 2>&1 || { echo "generating the synthetic images failed"; return 1; }
-  printf '{"mc_work": "%s", "mc_upstream": "127.0.0.1:%s", "mc_files_port": %s, "mc_registry_port": %s, "mc_push_port": %s}\n' \
-    "$tmp/work/containers" "$up" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" >"$vars"
+  # A 4 MiB filesystem for the mirror's images step to fail on, before writing anything (root only).
+  local small=$tmp/work/small-disk
+  mkdir -p "$small"
+  mount -t tmpfs -o size=4m tmpfs "$small" 2>/dev/null ||
+    { echo "cannot mount a tmpfs (not root?): the full-storage case is not checked"; small=""; }
+  printf '{"mc_work": "%s", "mc_upstream": "127.0.0.1:%s", "mc_files_port": %s, "mc_registry_port": %s, "mc_push_port": %s, "mc_small_disk": "%s"}\n' \
+    "$tmp/work/containers" "$up" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" "$("$nginx_sh" free-port)" "$small" >"$vars"
   for phase in up again change absent; do
     SHIM_DIR=$shim PATH=$shim/bin:$PATH playbook "containers-$phase" -i localhost, -c local -e "@$vars" \
       -e "mc_phase=${phase/again/up}" mirror_containers.yml || { rc=1; break; }
@@ -440,6 +445,7 @@ mirror_containers() {
   [ $rc -eq 0 ] || SHIM_DIR=$shim PATH=$shim/bin:$PATH ansible-playbook -i localhost, -c local -e "@$vars" \
     -e mc_phase=absent mirror_containers.yml >/dev/null 2>&1
   "$reg_sh" stop "$tmp/reg-ctr-up"
+  [ -z "$small" ] || umount "$small"
   return $rc
 }
 
