@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -20,24 +19,9 @@ import (
 // original reference ref (as offline_image_pull names it) and returns its folder and digest.
 func singlePlatformLayout(t *testing.T, ref, arch string) (string, v1.Hash) {
 	t.Helper()
-	img, err := random.Image(64<<10, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img = platform(t, img, arch)
 	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, d
+	d := writeLayout(t, dir, map[string]any{ref: ociImage(t, arch, ociLayer(t, 64<<10), ociLayer(t, 64<<10))})
+	return dir, d[ref]
 }
 
 // filteredIndexLayout writes a layout holding, under ref, an index of the one image digest of
@@ -59,13 +43,7 @@ func filteredIndexLayout(t *testing.T, ref, from string, digest v1.Hash) string 
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
 		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: cf.Platform()}})
 	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
-		t.Fatal(err)
-	}
+	writeLayout(t, dir, map[string]any{ref: idx})
 	return dir
 }
 
