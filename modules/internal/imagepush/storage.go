@@ -7,8 +7,9 @@ package imagepush
 // tag's current link; on_existing decides when the tag serves something else); the plan
 // (which blobs are missing, which can be hard-linked, which must be copied) and the disk space
 // it needs, checked before anything is written; verification of every blob and manifest of
-// the images to write (a bad one fails its image, and nothing of that image is written); the
-// blobs, each once; then per image its links, manifests and, last, its tag. Every file appears
+// the images to write (a bad one fails its image, and nothing of that image is written). Then
+// the images at once, each its missing blobs (a shared one written once), then its links,
+// manifests and, last, its tag. Every file appears
 // by rename, a link only after what it points at, the tag last of all: a registry serving the
 // storage meanwhile sees an image whole or not at all.
 
@@ -147,7 +148,8 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
 	}
-	// 3. Verify every image to write; 4. its blobs, each once; 5. its links, manifests, tag.
+	// 3. Verify every image to write; then 4. its blobs, each once, and 5. its links,
+	// manifests and tag.
 	f.each(len(entries), func(i int) {
 		if plans[i].todo && rep.Images[i].Status == "" {
 			if err := verify(entries[i]); err != nil {
@@ -155,16 +157,24 @@ func Fill(ctx context.Context, entries []Entry, opts FillOptions) (*Report, erro
 			}
 		}
 	})
-	failedBlob := f.writeBlobs(ctx, entries, plans, rep, blobs)
+	// Images go at once, each writing its missing blobs (a blob shared by several is written
+	// once, by the first; the others wait for it), then its links: one image's links are
+	// written while another's blobs are.
+	jobs := map[v1.Hash]*blobJob{}
+	for _, bp := range blobs {
+		jobs[bp.blob.Digest] = &blobJob{plan: bp}
+	}
 	f.each(len(entries), func(i int) {
 		r := &rep.Images[i]
 		if !plans[i].todo || r.Status != "" || ctx.Err() != nil {
 			return
 		}
 		for _, b := range entries[i].Blobs {
-			if err := failedBlob[b.Digest]; err != nil {
-				f.fail(r, fmt.Errorf("writing blob %s: %w", b.Digest, err))
-				return
+			if j := jobs[b.Digest]; j != nil {
+				if err := j.do(ctx, f, rep); err != nil {
+					f.fail(r, fmt.Errorf("writing blob %s: %w", b.Digest, err))
+					return
+				}
 			}
 		}
 		if err := f.commit(entries[i], plans[i]); err != nil {
@@ -351,64 +361,52 @@ func (f *filler) space(entries []Entry, plans []fillImage, rep *Report) ([]blobP
 	return blobs, nil
 }
 
-// writeBlobs writes the planned blobs of the images still to write, each once, and returns
-// the blobs that could not be written.
-func (f *filler) writeBlobs(ctx context.Context, entries []Entry, plans []fillImage, rep *Report, blobs []blobPlan) map[v1.Hash]error {
-	needed := map[v1.Hash]bool{}
-	for i, e := range entries {
-		if plans[i].todo && rep.Images[i].Status == "" {
-			for _, b := range e.Blobs {
-				needed[b.Digest] = true
-			}
-		}
+// blobJob writes one planned blob, once, for every image that needs it.
+type blobJob struct {
+	plan blobPlan
+	once sync.Once
+	err  error
+}
+
+func (j *blobJob) do(ctx context.Context, f *filler, rep *Report) error {
+	j.once.Do(func() { j.err = f.putBlob(ctx, j.plan, rep) })
+	return j.err
+}
+
+// putBlob writes a planned blob (linked, cloned or copied) and counts it.
+func (f *filler) putBlob(ctx context.Context, bp blobPlan, rep *Report) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	errs := make([]error, len(blobs))
-	f.each(len(blobs), func(j int) {
-		bp := blobs[j]
-		if !needed[bp.blob.Digest] {
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			errs[j] = err
-			return
-		}
-		src := f.opts.Layout.BlobPath(bp.blob.Digest)
-		how, n, err := f.st.PutBlob(src, bp.blob.Digest, bp.blob.Size, bp.link)
-		if err != nil {
-			errs[j] = err
-			return
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		switch how {
-		case regstore.Linked:
-			rep.Fill.Linked++
-			// The link moved the file's change time: record the digest again, so that the
-			// next run does not hash it (it was verified in this run).
-			verified.Store(src, verified.Record{Size: bp.blob.Size, SHA256: bp.blob.Digest.Hex})
-		case regstore.Cloned, regstore.Copied:
-			rep.Fill.Copied++
-			n = bp.blob.Size
-		}
-		rep.Images[bp.img].Bytes += n
-		f.count.AddBytes(n)
-	})
-	out := map[v1.Hash]error{}
-	for j, err := range errs {
-		if err != nil {
-			out[blobs[j].blob.Digest] = err
-		}
+	src := f.opts.Layout.BlobPath(bp.blob.Digest)
+	how, n, err := f.st.PutBlob(src, bp.blob.Digest, bp.blob.Size, bp.link)
+	if err != nil {
+		return err
 	}
-	return out
+	if how == regstore.Linked {
+		// The link moved the file's change time: record the digest again, so that the next
+		// run does not hash it (it was verified in this run).
+		verified.Store(src, verified.Record{Size: bp.blob.Size, SHA256: bp.blob.Digest.Hex})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch how {
+	case regstore.Linked:
+		rep.Fill.Linked++
+	case regstore.Cloned, regstore.Copied:
+		rep.Fill.Copied++
+		n = bp.blob.Size
+	}
+	rep.Images[bp.img].Bytes += n
+	f.count.AddBytes(n)
+	return nil
 }
 
 // commit writes an image's links and manifests, its tag last: layer links; each manifest
 // (children first) and its revision link; then the tag's index link and current link.
 func (f *filler) commit(e Entry, p fillImage) error {
+	// Every blob is in the storage: the plan found it, or putBlob wrote it.
 	for _, b := range e.Blobs {
-		if !f.st.HasBlob(b.Digest, b.Size) {
-			return fmt.Errorf("blob %s is missing from %s", b.Digest, f.opts.Dir)
-		}
 		if _, err := f.st.Link(regstore.LayerLink(p.repo, b.Digest), b.Digest); err != nil {
 			return err
 		}

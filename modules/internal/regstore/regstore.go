@@ -100,7 +100,7 @@ type Storage struct {
 	tmp  *os.File // .airgap-tmp, open: temporary files are made relative to it
 
 	mu      sync.Mutex
-	parents map[string]*os.File // folders opened through the root, that files are placed below
+	parents map[string]*folderEntry // folders opened (from the root down), that files are placed below
 }
 
 // Open opens the storage folder dir. To write (write true), it creates the folder and takes
@@ -162,8 +162,10 @@ func (s *Storage) Close() error {
 	if s.tmp != nil {
 		s.tmp.Close()
 	}
-	for _, f := range s.parents {
-		f.Close()
+	for _, e := range s.parents {
+		if e.f != nil {
+			e.f.Close()
+		}
 	}
 	if s.root == nil {
 		return nil
@@ -277,20 +279,28 @@ func (s *Storage) PutBytes(d v1.Hash, b []byte) (bool, error) {
 }
 
 // writeFile writes b at p: a temporary file renamed into place.
+// (Links and manifests are small: written through the bare descriptor, not an os.File, which
+// would ask the runtime's poller about each of hundreds of files.)
 func (s *Storage) writeFile(p string, b []byte) error {
-	tmp, f, err := s.temp()
+	name := randName()
+	fd, err := unix.Openat(int(s.tmp.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return err
+		return s.fail("creating", path.Join(tmpDir, name), err)
 	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
+	for rest := b; len(rest) > 0 && err == nil; {
+		var n int
+		if n, err = unix.Write(fd, rest); err == nil {
+			rest = rest[n:]
+		}
+	}
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		s.removeTemp(tmp)
+		s.removeTemp(name)
 		return s.fail("writing", p, err)
 	}
-	return s.place(tmp, p)
+	return s.place(name, p)
 }
 
 // PutBlob stores blob d (size bytes) from the file src, unless it is there: a hard link
@@ -371,31 +381,62 @@ func (s *Storage) temp() (string, *os.File, error) {
 
 func (s *Storage) removeTemp(name string) { _ = unix.Unlinkat(int(s.tmp.Fd()), name, 0) }
 
-// parent returns folder d (made when create is true), opened through the root once per run
-// (so no symlink leads out of the storage).
+// parent returns folder d (made when create is true), opened once per run, each folder by its
+// one name relative to the folder above it, refusing a symlink (O_NOFOLLOW), from the root
+// down: no symlink (and no "..") leads out of the storage. One open per folder, not one per
+// path component per file, keeps a fill of hundreds of links cheap.
 func (s *Storage) parent(d string, create bool) (*os.File, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.parents[d]; ok {
-		return f, nil
-	}
 	if s.root == nil {
 		return nil, &fs.PathError{Op: "open", Path: d, Err: fs.ErrNotExist}
 	}
-	if create {
-		if err := s.root.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+	return s.folder(path.Clean(d), create)
+}
+
+// folder is parent: each folder opened once, by one caller while others wait for that one
+// folder only (fills open folders of different repositories at once). A failure is not kept:
+// a folder missing while reading may be made by a later write.
+func (s *Storage) folder(d string, create bool) (*os.File, error) {
+	s.mu.Lock()
+	e, ok := s.parents[d]
+	if !ok {
+		if s.parents == nil {
+			s.parents = map[string]*folderEntry{}
 		}
+		e = &folderEntry{}
+		s.parents[d] = e
 	}
-	f, err := s.root.Open(d)
+	s.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.f != nil {
+		return e.f, nil
+	}
+	if d == "." {
+		f, err := s.root.Open(".")
+		e.f = f
+		return f, err
+	}
+	up, err := s.folder(path.Dir(d), create)
 	if err != nil {
 		return nil, err
 	}
-	if s.parents == nil {
-		s.parents = map[string]*os.File{}
+	if create {
+		if err := unix.Mkdirat(int(up.Fd()), path.Base(d), 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, &fs.PathError{Op: "mkdir", Path: d, Err: err}
+		}
 	}
-	s.parents[d] = f
-	return f, nil
+	fd, err := unix.Openat(int(up.Fd()), path.Base(d), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d, Err: err}
+	}
+	e.f = os.NewFile(uintptr(fd), path.Join(s.dir, d))
+	return e.f, nil
+}
+
+// folderEntry is one folder of parent's cache.
+type folderEntry struct {
+	mu sync.Mutex
+	f  *os.File // nil until opened
 }
 
 // place renames the temporary file name to p. The folder above p's folder (shared: a
