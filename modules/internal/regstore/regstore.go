@@ -99,6 +99,10 @@ type Storage struct {
 	lock *os.File
 	tmp  *os.File // .airgap-tmp, open: temporary files are made relative to it
 
+	devOnce sync.Once // dev: the storage's filesystem (SameFilesystem)
+	dev     uint64
+	devOK   bool
+
 	mu      sync.Mutex
 	parents map[string]*folderEntry // folders opened (from the root down), that files are placed below
 }
@@ -172,9 +176,6 @@ func (s *Storage) Close() error {
 	}
 	return s.root.Close()
 }
-
-// Dir is the storage folder.
-func (s *Storage) Dir() string { return s.dir }
 
 // removeStale removes what killed runs left in .airgap-tmp/ (under the lock, no other run is
 // writing there).
@@ -518,9 +519,16 @@ func (s *Storage) existing() string {
 
 // SameFilesystem reports whether the file src is on the storage's filesystem (so that it can
 // be hard-linked).
+// The storage's own device is read once per run; each blob file is stat-ed.
 func (s *Storage) SameFilesystem(src string) bool {
-	var a, b unix.Stat_t
-	return unix.Stat(src, &a) == nil && unix.Stat(s.existing(), &b) == nil && a.Dev == b.Dev
+	s.devOnce.Do(func() {
+		var st unix.Stat_t
+		if s.devOK = unix.Stat(s.existing(), &st) == nil; s.devOK {
+			s.dev = st.Dev
+		}
+	})
+	var a unix.Stat_t
+	return s.devOK && unix.Stat(src, &a) == nil && a.Dev == s.dev
 }
 
 // Free returns the bytes available to this process on the storage's filesystem.
