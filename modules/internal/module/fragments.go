@@ -78,6 +78,15 @@ func Concurrency(def int) Option {
 	}}
 }
 
+// SiteState is the option naming a site state file (airgap.kubespray.site_state writes it on
+// the offline admin node): what the site already holds is left out of what a module fetches,
+// pulls or counts, which makes the bundle a delta.
+func SiteState() Option {
+	return Option{Name: "site_state", Type: TypePath, Description: []string{
+		"A site state file (written on the offline admin node by the C(airgap.kubespray.site_state) playbook, checked against the C(.sha256) file beside it): what the site already holds is left out, so that the bundle carries only what the site lacks (a delta).",
+	}}
+}
+
 // Retries is the option of how often an item is retried; def is its default.
 func Retries(def int) Option {
 	return Option{Name: "retries", Type: TypeInt, Default: def, Description: []string{

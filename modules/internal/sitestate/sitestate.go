@@ -60,7 +60,9 @@ type File struct {
 // Image is a tag the site's registry serves: the reference in the site's registry
 // (<repository>:<tag>, no host), the manifest digest the tag points at and the platforms it serves.
 type Image struct {
-	Reference string   `yaml:"reference" json:"reference"`
+	Reference string `yaml:"reference" json:"reference"`
+	// Source is the image's reference in the bundle it came from (the layout's annotation), when known.
+	Source    string   `yaml:"source,omitempty" json:"source,omitempty"`
 	Digest    string   `yaml:"digest" json:"digest"`
 	Platforms []string `yaml:"platforms,omitempty" json:"platforms,omitempty"`
 }
