@@ -449,6 +449,33 @@ mirror_containers() {
   return $rc
 }
 
+# The pack and unpack playbooks by FQCN: a bundle whose largest file spans 64 KiB parts; the
+# parts but the last unpacked first (not complete, the missing part named), then the last (the
+# bundle complete, `sha256sum -c SHA256SUMS` passes, the mirror's signature check announced).
+parts_playbooks() {
+  local b=$tmp/work/parts-bundle p=$tmp/work/parts carried=$tmp/work/parts-carried site=$tmp/work/parts-site last
+  rm -rf "$b" "$p" "$carried" "$site"
+  mkdir -p "$b/files" "$b/images" "$carried"
+  head -c 200000 /dev/urandom >"$b/images/blob"
+  echo kubelet >"$b/files/kubelet"
+  (cd "$b" && sha256sum files/kubelet images/blob >SHA256SUMS)
+  ansible-playbook airgap.kubespray.pack -e airgap_part_size=64K -e "airgap_bundle_dir=$b" -e "airgap_parts_dir=$p" \
+    >"$tmp/logs/parts-pack.log" 2>&1 || { cat "$tmp/logs/parts-pack.log"; return 1; }
+  (cd "$p" && sha256sum -c PARTS.SHA256SUMS) || return 1
+  last=$(ls "$p"/*.tar.zst | sort | tail -n 1)
+  for f in "$p"/*.tar.zst; do [ "$f" = "$last" ] || cp "$f" "$f.sha256" "$carried/"; done
+  ansible-playbook airgap.kubespray.unpack -e "airgap_parts_dir=$carried" -e "airgap_bundle_dir=$site" \
+    >"$tmp/logs/parts-unpack-1.log" 2>&1 || { cat "$tmp/logs/parts-unpack-1.log"; return 1; }
+  grep -q "Not complete yet: carry $(basename "$last")" "$tmp/logs/parts-unpack-1.log" ||
+    { cat "$tmp/logs/parts-unpack-1.log"; echo "the missing part is not named"; return 1; }
+  cp "$last" "$last.sha256" "$carried/"
+  ansible-playbook airgap.kubespray.unpack -e "airgap_parts_dir=$carried" -e "airgap_bundle_dir=$site" \
+    >"$tmp/logs/parts-unpack-2.log" 2>&1 || { cat "$tmp/logs/parts-unpack-2.log"; return 1; }
+  grep -q "is complete. The mirror playbook checks its signature" "$tmp/logs/parts-unpack-2.log" ||
+    { cat "$tmp/logs/parts-unpack-2.log"; return 1; }
+  (cd "$site" && sha256sum --strict -c SHA256SUMS)
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
 check "files_server and registry roles (no service manager)" mirror_services
 check "files_server and registry roles as podman containers from the bundle" mirror_containers
@@ -457,6 +484,7 @@ check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook
 check "dispatch: uname, unsupported, delegate_to" dispatch
 check "dispatch: missing per-arch binary" missing_binary
+check "playbooks airgap.kubespray.pack and unpack" parts_playbooks
 
 # --- summary -------------------------------------------------------------------------------------
 echo
