@@ -32,7 +32,7 @@ type PackOptions struct {
 	PartSize    int64  // the most bytes a part file holds
 	Concurrency int    // parts written at once (one zstd each); <= 0: one
 	Check       bool   // plan and report, write nothing
-	// Free reports the free bytes at a path (nil: Free, the filesystem's); tests inject one.
+	// Free reports the free bytes at a path (nil: freespace.Of, the filesystem's); tests inject one.
 	Free func(string) (int64, error)
 }
 

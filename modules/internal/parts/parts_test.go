@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,12 +147,26 @@ func TestPackSpansPartsEachAnArchive(t *testing.T) {
 			t.Fatalf("%s: %v, %d bytes (part_size %d)", p.Name, err, fi.Size(), partSize)
 		}
 		// on its own: zstd and tar, nothing of ours
-		members := strings.Fields(run(t, dest, "sh", "-c", `zstd -dc "$1" | tar -t`, "sh", p.Name))
+		members := strings.Split(strings.TrimSpace(run(t, dest, "sh", "-c", `zstd -dc "$1" | tar -t`, "sh", p.Name)), "\n")
 		if members[0] != parts.IndexName {
 			t.Errorf("%s: first member %s", p.Name, members[0])
 		}
 		listed = append(listed, members[1:]...)
 		run(t, dest, "sha256sum", "-c", p.Name+".sha256")
+		// the index describes the part: its number, the total, each member's size and sha256
+		var x parts.Index
+		if err := yaml.Unmarshal([]byte(run(t, dest, "sh", "-c", `zstd -dc "$1" | tar -xO .airgap-part.yaml`, "sh", p.Name)), &x); err != nil {
+			t.Fatal(err)
+		}
+		if x.Part != i+1 || x.Total != rep.Total || x.ID != rep.ID || len(x.Members) != len(members)-1 {
+			t.Fatalf("%s: index %+v", p.Name, x)
+		}
+		for _, m := range x.Members {
+			data := run(t, dest, "sh", "-c", `zstd -dc "$1" | tar -xO "$2"`, "sh", p.Name, m.Name)
+			if sum := sha256.Sum256([]byte(data)); hex.EncodeToString(sum[:]) != m.SHA256 || int64(len(data)) != m.Size {
+				t.Errorf("%s: %s: %d bytes, the index says %d and its sha256", p.Name, m.Name, len(data), m.Size)
+			}
+		}
 	}
 	run(t, dest, "sha256sum", "-c", parts.SumsName)
 	joined := strings.Join(listed, " ")
@@ -433,6 +448,28 @@ func TestSpaceForecast(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(mnt); len(ents) != 0 {
 		t.Errorf("unpack wrote onto the tmpfs: %v", ents)
+	}
+}
+
+// Parts of two packs in one folder are refused, naming both, before anything is written.
+func TestUnpackRefusesMixedPacks(t *testing.T) {
+	need(t, "zstd")
+	src := bundle(t)
+	a := pack(t, src, filepath.Join(t.TempDir(), "a"))
+	b, err := parts.Pack(context.Background(), parts.PackOptions{Src: src, Dest: filepath.Join(t.TempDir(), "b"), PartSize: 2 * partSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, dest := filepath.Join(t.TempDir(), "mixed"), filepath.Join(t.TempDir(), "dest")
+	copyPart(t, a, 1, mixed)
+	copyPart(t, b, 2, mixed)
+	_, err = parts.Unpack(context.Background(), parts.UnpackOptions{Src: mixed, Dest: dest})
+	if err == nil || !strings.Contains(err.Error(), "more than one pack") || !strings.Contains(err.Error(), "("+strconv.Itoa(a.Total)+" parts)") ||
+		!strings.Contains(err.Error(), "("+strconv.Itoa(b.Total)+" parts)") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Error("dest written")
 	}
 }
 

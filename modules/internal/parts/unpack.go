@@ -27,7 +27,7 @@ type UnpackOptions struct {
 	Dest        string // the bundle folder
 	Concurrency int    // parts read at once; <= 0: one
 	Check       bool   // report what would be unpacked; nothing is read but the parts' indexes
-	// Free reports the free bytes at a path (nil: Free, the filesystem's); tests inject one.
+	// Free reports the free bytes at a path (nil: freespace.Of, the filesystem's); tests inject one.
 	Free func(string) (int64, error)
 	// OnPart, when set, is told after each part is unpacked (or fails).
 	OnPart func(name string, err error)
@@ -64,7 +64,7 @@ type UnpackReport struct {
 	Needed      int64          `json:"needed"` // bytes the parts to unpack write (the forecast)
 	Free        int64          `json:"free"`
 	Complete    bool           `json:"complete"` // every part is in and every file verified
-	Changed     bool           `json:"changed"`
+	Changed     bool           `json:"changed"`  // a part was unpacked or a file put together (check mode: would be)
 }
 
 type partFile struct {
@@ -211,6 +211,10 @@ func Unpack(ctx context.Context, opts UnpackOptions) (*UnpackReport, error) {
 	rep.Assembled, rep.Pending = assembled, pending
 	rep.FailedItems = append(rep.FailedItems, failed...)
 	rep.Missing = missingParts(dest, state, rep.Bundle, rep.Total, found)
+	rep.Changed = len(rep.Assembled) > 0
+	for _, p := range rep.Parts {
+		rep.Changed = rep.Changed || p.Status == StatusUnpacked
+	}
 	rep.Complete = len(rep.Missing) == 0 && len(rep.FailedItems) == 0 && len(rep.Pending) == 0 && allDone(dest, state, rep.Bundle, rep.Total)
 	return rep, nil
 }

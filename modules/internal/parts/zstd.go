@@ -11,11 +11,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/freespace"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
-	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,6 +34,7 @@ func zstdPath() (string, error) {
 // reader is a part being read: zstd -dc feeding a tar reader.
 type reader struct {
 	*tar.Reader
+	out    io.Reader // zstd's output, under the tar reader
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
 	stderr bytes.Buffer
@@ -54,6 +54,7 @@ func openPart(ctx context.Context, zstd, file string) (*reader, error) {
 		cancel()
 		return nil, fmt.Errorf("running zstd: %w", err)
 	}
+	r.out = out
 	r.Reader = tar.NewReader(out)
 	return r, nil
 }
@@ -61,7 +62,7 @@ func openPart(ctx context.Context, zstd, file string) (*reader, error) {
 // finish waits for zstd after the whole archive was read: its error, if any, says the part is
 // not a readable zstd stream.
 func (r *reader) finish() error {
-	_, _ = io.Copy(io.Discard, r.Reader) // the rest of the stream (end blocks)
+	_, _ = io.Copy(io.Discard, r.out) // the rest of the stream (padding after the end blocks)
 	err := r.cmd.Wait()
 	r.cancel()
 	if err != nil {
@@ -140,34 +141,13 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// Free is the bytes available to this process on the filesystem that holds p (or would: the
-// nearest existing folder above it).
-func Free(p string) (int64, error) {
-	dir := filepath.Clean(p)
-	for {
-		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
-			break
-		}
-		dir = filepath.Dir(dir)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("reading the free space of %s: %w", dir, err)
-	}
-	unit := st.Frsize
-	if unit <= 0 {
-		unit = st.Bsize
-	}
-	return int64(st.Bavail) * unit, nil
-}
-
 // ErrNoSpace is returned (wrapped) when the forecast finds too little free space.
 var ErrNoSpace = errors.New("not enough free space")
 
 // forecast fails early, naming the bytes needed, free and short, when need > free.
 func forecast(free func(string) (int64, error), dir, what string, need int64) (int64, error) {
 	if free == nil {
-		free = Free
+		free = freespace.Of
 	}
 	have, err := free(dir)
 	if err != nil {
