@@ -13,7 +13,9 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
+	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
+	bundleunpackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_unpack"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
@@ -24,7 +26,9 @@ import (
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
 	bundleimportmod.Module,
+	bundlepackmod.Module,
 	bundlesumsmod.Module,
+	bundleunpackmod.Module,
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,
