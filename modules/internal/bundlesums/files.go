@@ -12,15 +12,15 @@ type File struct {
 	Info os.FileInfo // from the walk (an lstat)
 }
 
-// Files lists the bundle's files the way SHA256SUMS lists them (the same walk: dot files and dot
+// List lists the bundle's files, without reading them, the way SHA256SUMS lists them (the same walk: dot files and dot
 // folders left out, symbolic links and other non-regular files named in the second result), so
 // that what is carried (airgap.kubespray.offline_bundle_pack) and what is summed is one rule.
 // The top-level files the walk leaves out of SHA256SUMS itself (SHA256SUMS, its signature and
 // key) are not in the list: the caller adds them by name.
-func Files(dir string) ([]File, []LeftOut, error) {
+func List(dir string) ([]File, []LeftOut, error) {
 	rep := &Report{LeftOut: []LeftOut{}}
 	var entries []*entry
-	if err := walk(filepath.Clean(dir), "", &entries, rep); err != nil {
+	if err := walk(filepath.Clean(dir), "", true, &entries, rep); err != nil {
 		return nil, nil, err
 	}
 	out := make([]File, len(entries))

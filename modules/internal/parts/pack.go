@@ -226,7 +226,7 @@ func inside(p, dir string) bool {
 // listBundle is every file of the bundle: SHA256SUMS, its signature and key first (so that part
 // 1 carries them), then the files SHA256SUMS lists, in its order.
 func listBundle(src string) ([]*bundleFile, []bundlesums.LeftOut, error) {
-	walked, leftOut, err := bundlesums.Files(src)
+	walked, leftOut, err := bundlesums.List(src)
 	if err != nil {
 		return nil, nil, err
 	}
