@@ -23,9 +23,9 @@ description:
     against its sha256, always to a temporary name renamed into place; nothing is written through a symbolic link found
     there), its blobs into C(<bundle>/images) (verified while written) and its images'' index entries into the site''s
     C(index.json), keeping the site''s other images. The free space is checked first, against the bytes copied.'
-  - 'Keeps the delta''s C(delta.yaml) and C(manifest.yaml) in C(<bundle>/.airgap/deltas/<delta sha256>/) and records the
-    delta in C(<bundle>/.airgap/applied.yaml) (a dot folder: never in C(SHA256SUMS)). Applying the same delta again
-    writes nothing (changed false).'
+  - 'Keeps the delta''s C(delta.yaml), C(manifest.yaml) and C(SHA256SUMS) (with its signature and key) in
+    C(<bundle>/.airgap/deltas/<delta sha256>/) and records the delta in C(<bundle>/.airgap/applied.yaml) (a dot folder:
+    never in C(SHA256SUMS)). Applying the same delta again writes nothing (changed false).'
   - In check mode everything is read and checked, nothing is written; the result says what would be applied.
 author: airgap.kubespray contributors (@airgap-kubespray)
 options:

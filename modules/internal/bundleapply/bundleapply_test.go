@@ -173,6 +173,7 @@ func newWorld(t *testing.T) *world {
 
 	write(t, filepath.Join(w.src, "files", "dl.k8s.io/v1.34.0/kubelet"), w.newFile)
 	write(t, filepath.Join(w.src, "manifest.yaml"), []byte("views: [v2.31]\n"))
+	write(t, filepath.Join(w.src, "SHA256SUMS"), []byte("sums\n"))
 	src := writeLayout(t, filepath.Join(w.src, "images"), map[string]v1.Image{newRef: w.newImg})
 	baseDigest := digestOf(t, w.base)
 	if err := os.Remove(src.BlobPath(baseDigest)); err != nil { // left out: the site holds it
@@ -257,6 +258,9 @@ func TestApplyThenFillServesOldAndNew(t *testing.T) {
 	kept, err := os.ReadFile(rep.Manifest)
 	if err != nil || string(kept) != "views: [v2.31]\n" || rep.Manifest != filepath.Join(w.bundle, ".airgap", "deltas", rep.Delta, "manifest.yaml") {
 		t.Errorf("kept manifest %s: %q %v", rep.Manifest, kept, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(rep.Manifest), "SHA256SUMS")); err != nil || string(b) != "sums\n" {
+		t.Errorf("kept SHA256SUMS: %q %v", b, err)
 	}
 	applied, err := bundleapply.ReadApplied(w.bundle)
 	if err != nil || len(applied.Deltas) != 1 || applied.Deltas[0].Delta != rep.Delta || applied.Deltas[0].Images != 1 || applied.Deltas[0].Base != w.delta.Base.StateSHA256 {

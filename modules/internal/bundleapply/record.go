@@ -60,8 +60,8 @@ func ReadApplied(bundle string) (*Applied, error) {
 	return &a, nil
 }
 
-// bookkeeping plans the files of <bundle>/.airgap/: the delta's delta.yaml and manifest.yaml
-// kept in deltas/<delta sha256>/, and the delta's record in applied.yaml (once).
+// bookkeeping plans the files of <bundle>/.airgap/: the delta's delta.yaml, manifest.yaml and
+// SHA256SUMS (with its signature and key) kept in deltas/<delta sha256>/, and the delta's record in applied.yaml (once).
 func (p *plan) bookkeeping(d *delta.Delta, raw []byte) error {
 	dir := path.Join(DeltasDir, p.rep.Delta)
 	p.keepIfChanged(path.Join(dir, delta.FileName), raw)
@@ -73,6 +73,15 @@ func (p *plan) bookkeeping(d *delta.Delta, raw []byte) error {
 		p.rep.Manifest = filepath.Join(p.opts.Bundle, filepath.FromSlash(rel))
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("reading the delta's manifest: %w", err)
+	}
+	// The delta's sums and signature, when it has them: what it was checked against.
+	for _, name := range []string{"SHA256SUMS", "SHA256SUMS.asc", "SHA256SUMS.key"} {
+		b, err := os.ReadFile(filepath.Join(p.opts.Src, name))
+		if err == nil {
+			p.keepIfChanged(path.Join(dir, name), b)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading the delta's %s: %w", name, err)
+		}
 	}
 	applied, err := ReadApplied(p.opts.Bundle)
 	if err != nil {
