@@ -32,6 +32,7 @@ const (
 	newRef = "quay.io/example/new:2.0"
 	// their references in the site's registry (imagename's default mapping strips the host)
 	oldSite = "example/old:1.0"
+	newSite = "example/new:2.0"
 )
 
 // writeLayout writes images (reference -> image) into an OCI layout as offline_image_pull would.
@@ -174,17 +175,26 @@ func newWorld(t *testing.T) *world {
 	write(t, filepath.Join(w.src, "files", "dl.k8s.io/v1.34.0/kubelet"), w.newFile)
 	write(t, filepath.Join(w.src, "manifest.yaml"), []byte("views: [v2.31]\n"))
 	write(t, filepath.Join(w.src, "SHA256SUMS"), []byte("sums\n"))
-	src := writeLayout(t, filepath.Join(w.src, "images"), map[string]v1.Image{newRef: w.newImg})
+	// The delta carries both images' manifests and configs (the old one is in both views), and
+	// leaves out the layers the site's registry holds, as the delta download does.
+	src := writeLayout(t, filepath.Join(w.src, "images"), map[string]v1.Image{oldRef: w.oldImg, newRef: w.newImg})
 	baseDigest := digestOf(t, w.base)
-	if err := os.Remove(src.BlobPath(baseDigest)); err != nil { // left out: the site holds it
-		t.Fatal(err)
+	oldLayers, _ := w.oldImg.Layers()
+	oldTop := digestOf(t, oldLayers[1])
+	for _, d := range []v1.Hash{baseDigest, oldTop} {
+		if err := os.Remove(src.BlobPath(d)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	oldDigest := digestOf(t, w.oldImg)
 	w.delta = &delta.Delta{
 		Base: delta.Base{StateSHA256: strings.Repeat("5", 64), Views: []string{"v2.30"}},
 		ReliesOn: delta.ReliesOn{
-			Files:  []delta.File{{Path: "dl.k8s.io/v1.33.0/kubelet", SHA256: sha(w.oldFile)}},
-			Images: []delta.Image{{Reference: oldSite, Digest: oldDigest.String(), Blobs: []string{baseDigest.String()}}},
+			Files: []delta.File{{Path: "dl.k8s.io/v1.33.0/kubelet", SHA256: sha(w.oldFile)}},
+			Images: []delta.Image{
+				{Reference: newSite, Digest: digestOf(t, w.newImg).String(), Blobs: []string{baseDigest.String()}},
+				{Reference: oldSite, Digest: oldDigest.String(), Blobs: []string{baseDigest.String(), oldTop.String()}},
+			},
 		},
 	}
 	b, err := w.delta.Marshal()
@@ -194,11 +204,10 @@ func newWorld(t *testing.T) *world {
 	write(t, filepath.Join(w.src, delta.FileName), b)
 
 	cfg, _ := w.oldImg.ConfigName()
-	top, _ := w.oldImg.Layers()
 	w.state = &sitestate.State{
 		Files:  []sitestate.File{{Path: "dl.k8s.io/v1.33.0/kubelet", SHA256: sha(w.oldFile), Size: int64(len(w.oldFile))}},
 		Images: []sitestate.Image{{Reference: oldSite, Source: oldRef, Digest: oldDigest.String()}},
-		Blobs:  []string{cfg.String(), baseDigest.String(), digestOf(t, top[1]).String()},
+		Blobs:  []string{oldDigest.String(), cfg.String(), baseDigest.String(), oldTop.String()},
 	}
 	return w
 }

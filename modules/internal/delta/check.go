@@ -30,9 +30,13 @@ func (m Mismatch) String() string { return m.Msg }
 
 // Check compares what the delta relies on with what the site holds now (current, as
 // sitestate.Export describes it) and returns every difference, files first then images, each
-// sorted by its item; none means the delta applies. Every file the delta relies on must be
-// served with its sha256; every image must still be served under its reference with its digest,
-// and each of its blobs the delta left out must be in the site's registry.
+// sorted by its item; none means the delta applies.
+//
+// Every file the delta relies on must be served with its sha256. Every blob the delta left out
+// of an image must be in the site's registry. An image whose manifest the site holds (its
+// digest among the site's blobs) is one the site had at the delta's base: it must still be
+// served under its reference with that digest. An image whose manifest the site lacks is one the
+// delta brings (a new version sharing layers with the site's images): only its blobs count.
 func Check(d *Delta, current *sitestate.State) []Mismatch {
 	out := []Mismatch{}
 	served := make(map[string]string, len(current.Files))
@@ -58,12 +62,13 @@ func Check(d *Delta, current *sitestate.State) []Mismatch {
 	sort.Slice(images, func(i, j int) bool { return images[i].Reference < images[j].Reference })
 	for _, img := range images {
 		got, ok := current.Image(img.Reference)
+		had := current.HasBlob(img.Digest)
 		switch {
-		case !ok:
+		case !ok && had:
 			out = append(out, Mismatch{Kind: KindImage, Item: img.Reference, Expected: img.Digest,
 				Msg: fmt.Sprintf("the site no longer serves %s (the delta relies on %d of its blobs)", img.Reference, len(img.Blobs))})
 			continue
-		case got.Digest != img.Digest:
+		case ok && got.Digest != img.Digest && had:
 			out = append(out, Mismatch{Kind: KindImage, Item: img.Reference, Expected: img.Digest, Site: got.Digest,
 				Msg: fmt.Sprintf("the site serves %s as %s, the delta relies on %s (%d of its blobs)", img.Reference, got.Digest, img.Digest, len(img.Blobs))})
 			continue

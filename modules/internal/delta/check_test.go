@@ -18,6 +18,8 @@ const (
 	b3   = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
 	m1   = "sha256:9999999999999999999999999999999999999999999999999999999999999999"
 	m2   = "sha256:8888888888888888888888888888888888888888888888888888888888888888"
+	m3   = "sha256:7777777777777777777777777777777777777777777777777777777777777777"
+	b4   = "sha256:4444444444444444444444444444444444444444444444444444444444444444"
 )
 
 // site is a hand-built state: two files, two images and their blobs.
@@ -28,7 +30,7 @@ func site() *sitestate.State {
 			{Reference: "registry.example/x:1.0", Digest: m1},
 			{Reference: "pause:3.10", Digest: m2},
 		},
-		Blobs: []string{b1, b2, b3},
+		Blobs: []string{b1, b2, b3, m1, m2}, // the manifests are blobs of the registry too
 	}
 }
 
@@ -71,8 +73,18 @@ func TestCheck(t *testing.T) {
 		{
 			name:   "a blob gone from the registry",
 			delta:  reliesOn(nil, []delta.Image{{Reference: "pause:3.10", Digest: m2, Blobs: []string{b3, b2}}}),
-			state:  func(s *sitestate.State) { s.Blobs = []string{b1, b2} },
+			state:  func(s *sitestate.State) { s.Blobs = []string{b1, b2, m2} },
 			inMsgs: []string{"lacks 1 of the 2 blobs of pause:3.10 the delta relies on: " + b3},
+		},
+		{
+			name:  "an image the delta brings (the site lacks its manifest): only its blobs count",
+			delta: reliesOn(nil, []delta.Image{{Reference: "registry.example/x:2.0", Digest: m3, Blobs: []string{b1, b2}}}),
+			want:  []delta.Mismatch{},
+		},
+		{
+			name:   "an image the delta brings whose blob the site lacks",
+			delta:  reliesOn(nil, []delta.Image{{Reference: "registry.example/x:2.0", Digest: m3, Blobs: []string{b1, b4}}}),
+			inMsgs: []string{"lacks 1 of the 2 blobs of registry.example/x:2.0 the delta relies on: " + b4},
 		},
 		{
 			name: "file changed and file gone, each named, files before images, sorted",
@@ -127,9 +139,9 @@ func TestCheckOnALoadedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := reliesOn([]delta.File{{Path: "dl.k8s.io/v1.33.0/kubelet", SHA256: shaA}},
-		[]delta.Image{{Reference: "registry.example/x:1.0", Digest: m1, Blobs: []string{b1, b2, b3}}, {Reference: "gone:1", Digest: m2}})
+		[]delta.Image{{Reference: "registry.example/x:1.0", Digest: m1, Blobs: []string{b1, b2, b3}}, {Reference: "gone:1", Digest: m2}, {Reference: "new:1", Digest: m3, Blobs: []string{b1}}})
 	got := delta.Check(d, loaded)
 	if len(got) != 1 || got[0].Item != "gone:1" {
-		t.Errorf("Check = %#v, want only gone:1", got)
+		t.Errorf("Check = %#v, want only gone:1 (new:1 is the delta's)", got)
 	}
 }
