@@ -19,6 +19,7 @@ import (
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
 	imagescanmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_scan"
+	sitestatemod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_site_state"
 	verifymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_verify"
 )
 
@@ -31,6 +32,7 @@ var modules = []*module.Module{
 	imagepullmod.Module,
 	imagepushmod.Module,
 	imagescanmod.Module,
+	sitestatemod.Module,
 	verifymod.Module,
 }
 
