@@ -168,12 +168,12 @@ func newWorld(t *testing.T) *world {
 	w.newImg = image(t, w.base, layer(t, 8<<10))
 
 	write(t, filepath.Join(w.bundle, "files", "dl.k8s.io/v1.33.0/kubelet"), w.oldFile)
-	write(t, filepath.Join(w.bundle, "manifest.yaml"), []byte("views: [v2.30]\n"))
+	write(t, filepath.Join(w.bundle, "manifest.yaml"), []byte("kubespray_version: v2.30.0\n"))
 	site := writeLayout(t, filepath.Join(w.bundle, "images"), map[string]v1.Image{oldRef: w.oldImg})
 	fill(t, site, w.storage)
 
 	write(t, filepath.Join(w.src, "files", "dl.k8s.io/v1.34.0/kubelet"), w.newFile)
-	write(t, filepath.Join(w.src, "manifest.yaml"), []byte("views: [v2.31]\n"))
+	write(t, filepath.Join(w.src, "manifest.yaml"), []byte("kubespray_version: v2.31.0\n"))
 	write(t, filepath.Join(w.src, "SHA256SUMS"), []byte("sums\n"))
 	// The delta carries both images' manifests and configs (the old one is in both views), and
 	// leaves out the layers the site's registry holds, as the delta download does.
@@ -265,7 +265,7 @@ func TestApplyThenFillServesOldAndNew(t *testing.T) {
 		t.Fatalf("merged index: %+v", entries)
 	}
 	kept, err := os.ReadFile(rep.Manifest)
-	if err != nil || string(kept) != "views: [v2.31]\n" || rep.Manifest != filepath.Join(w.bundle, ".airgap", "deltas", rep.Delta, "manifest.yaml") {
+	if err != nil || string(kept) != "kubespray_version: v2.31.0\n" || rep.Manifest != filepath.Join(w.bundle, ".airgap", "deltas", rep.Delta, "manifest.yaml") {
 		t.Errorf("kept manifest %s: %q %v", rep.Manifest, kept, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(filepath.Dir(rep.Manifest), "SHA256SUMS")); err != nil || string(b) != "sums\n" {
@@ -397,19 +397,29 @@ func TestApplyNeverWritesThroughALink(t *testing.T) {
 	}
 }
 
-// With the site state exported (sitestate.Export, helper A's), an image removed from the
-// registry's storage after the delta was made refuses it. Skipped while Export is a stub.
+// Against the state sitestate.Export gives: the delta applies (its new image relies on a layer
+// the storage holds); an image removed from the registry's storage after the delta was made
+// refuses it, naming the image, and nothing is written.
 func TestApplyAgainstTheExportedState(t *testing.T) {
 	w := newWorld(t)
+	w.state = nil
+	rep, err := w.apply(t, false)
+	if err != nil || rep.Applied.Images != 1 || len(rep.Mismatches) != 0 {
+		t.Fatalf("apply: %+v %v", rep, err)
+	}
+
+	w = newWorld(t)
 	w.state = nil
 	if err := os.RemoveAll(filepath.Join(w.storage, regstore.RepoPath("example/old"))); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := w.apply(t, false)
-	if err != nil && strings.Contains(err.Error(), "not written yet") {
-		t.Skip("sitestate.Export is not written yet")
-	}
-	if !errors.Is(err, bundleapply.ErrRefused) || len(rep.Mismatches) == 0 || rep.Mismatches[0].Item != oldSite {
+	before := snapshot(t, w.bundle)
+	rep, err = w.apply(t, false)
+	if !errors.Is(err, bundleapply.ErrRefused) || len(rep.Mismatches) != 1 || rep.Mismatches[0].Item != oldSite ||
+		!strings.Contains(err.Error(), "the site no longer serves "+oldSite) {
 		t.Fatalf("err = %v, report %+v", err, rep)
+	}
+	if after := snapshot(t, w.bundle); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("a refused delta wrote")
 	}
 }
