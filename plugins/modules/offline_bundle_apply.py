@@ -14,8 +14,9 @@ version_added: 0.1.0
 description:
   - 'Describes what the site holds now (its files, the images and blobs of its registry, as the
     C(airgap.kubespray.site_state) playbook does) and checks that it still holds everything the delta relies on
-    (C(relies_on) in its C(delta.yaml)): each file with its sha256, each image under its reference with its digest, and
-    their blobs. Any difference refuses the delta before anything is written, naming every item that differs
+    (C(relies_on) in its C(delta.yaml)): each file with its sha256, each blob the delta left out in the registry, and
+    each image the site had at the delta''s base (the site holds its manifest) still served under its reference with its
+    digest. Any difference refuses the delta before anything is written, naming every item that differs
     (C(mismatches)).'
   - Each image the delta brings must be made whole from the delta, the site's bundle or the registry's storage; one that
     cannot is refused the same way, naming the image and the blobs it lacks.
