@@ -283,8 +283,13 @@ func (p *plan) lines() []string {
 // A symbolic link or special file in the delta refuses it (it would not be in its sums).
 func (p *plan) files() error {
 	top := filepath.Join(p.opts.Src, "files")
-	if _, err := os.Stat(top); errors.Is(err, fs.ErrNotExist) {
+	switch fi, err := os.Lstat(top); {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
+	case err != nil:
+		return fmt.Errorf("reading the delta's files: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: the delta's files/ is not a folder (a symbolic link?), not applied: %s", ErrRefused, top)
 	}
 	var src []filePlace
 	var odd []string

@@ -352,6 +352,19 @@ func TestApplyRefusesAndWritesNothing(t *testing.T) {
 			t.Errorf("a refused delta wrote")
 		}
 	})
+	t.Run("a symbolic link in the delta's files", func(t *testing.T) {
+		w := newWorld(t)
+		if err := os.Symlink("/etc/passwd", filepath.Join(w.src, "files", "passwd")); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, w.bundle)
+		if _, err := w.apply(t, false); !errors.Is(err, bundleapply.ErrRefused) || !strings.Contains(err.Error(), "passwd") {
+			t.Fatalf("err = %v", err)
+		}
+		if after := snapshot(t, w.bundle); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("a refused delta wrote")
+		}
+	})
 	t.Run("not a delta", func(t *testing.T) {
 		w := newWorld(t)
 		os.Remove(filepath.Join(w.src, delta.FileName))
