@@ -45,6 +45,11 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err := outside(dest, a.Bundle, a.StorageDir); err != nil {
 		return nil, err
 	}
+	if a.StorageDir != "" {
+		if _, err := os.Stat(a.StorageDir); errors.Is(err, fs.ErrNotExist) {
+			inv.Warn("storage_dir %s does not exist: the state lists no image and no blob (has the mirror filled it?)", a.StorageDir)
+		}
+	}
 	s, err := sitestate.Export(ctx, sitestate.ExportOptions{Bundle: a.Bundle, StorageDir: a.StorageDir, Site: a.Site,
 		CollectionVersion: a.CollectionVersion, Concurrency: a.Concurrency, Check: inv.CheckMode})
 	if err != nil {
@@ -102,14 +107,8 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		},
 	}
 	if inv.Diff && changed {
-		b, aft, whole := bundlesums.DiffText(string(before), string(after))
-		d := module.Diff{BeforeHeader: dest, AfterHeader: dest, Before: b, After: aft}
-		if !whole {
-			note := fmt.Sprintf(" (over %s: only the lines that differ)", progress.Bytes(bundlesums.DiffLimit))
-			d.BeforeHeader += note
-			d.AfterHeader += note
-		}
-		res.Diff = []module.Diff{d}
+		h, b, af := bundlesums.FileDiff(dest, string(before), string(after))
+		res.Diff = []module.Diff{{BeforeHeader: h, AfterHeader: h, Before: b, After: af}}
 	}
 	return res, nil
 }

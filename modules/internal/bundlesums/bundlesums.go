@@ -28,6 +28,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verified"
 )
 
@@ -291,6 +292,17 @@ func DiffText(before, after string) (b, a string, whole bool) {
 		return before, after, true
 	}
 	return onlyIn(before, after), onlyIn(after, before), false
+}
+
+// FileDiff is what a module's diff of a text file (SHA256SUMS, a site state) shows: DiffText's
+// two sides, and the header both carry, the file's path, saying when only the lines that differ
+// are shown.
+func FileDiff(path, before, after string) (header, b, a string) {
+	b, a, whole := DiffText(before, after)
+	if !whole {
+		return fmt.Sprintf("%s (over %s: only the lines that differ)", path, progress.Bytes(DiffLimit)), b, a
+	}
+	return path, b, a
 }
 
 // onlyIn is the lines of s that other lacks, in s's order, capped at diffLines.

@@ -283,12 +283,25 @@ func (s *State) readStorage(ctx context.Context, dir string, sources map[string]
 		}
 		for _, h := range hexes {
 			d := v1.Hash{Algorithm: "sha256", Hex: h.Name()}
-			if h.IsDir() && st.HasBlob(d, -1) {
+			if h.IsDir() && isHex(h.Name()) && st.HasBlob(d, -1) {
 				s.Blobs = append(s.Blobs, d.String())
 			}
 		}
 	}
 	return nil
+}
+
+// isHex says whether name is a sha256 digest's hex.
+func isHex(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // readDir lists a folder, none when it does not exist. (os.ReadDir's entries are lstat's:
@@ -340,7 +353,7 @@ func (s *State) readLayout(dir string, sources map[string][]string) error {
 		return err
 	}
 	for _, de := range des {
-		if de.Type().IsRegular() {
+		if de.Type().IsRegular() && isHex(de.Name()) { // not a .partial- file of a pull in progress
 			s.Blobs = append(s.Blobs, "sha256:"+de.Name())
 		}
 	}

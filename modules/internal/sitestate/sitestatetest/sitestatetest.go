@@ -20,13 +20,12 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepush"
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore/ocistoretest"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
@@ -106,7 +105,7 @@ func New(t *testing.T) *Site {
 	node := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}})
-	store := writeLayout(t, filepath.Join(s.Bundle, "images"), map[string]any{
+	store := ocistoretest.WriteLayout(t, filepath.Join(s.Bundle, "images"), map[string]any{
 		"registry.k8s.io/pause:3.10.1": pause,
 		"quay.io/calico/node:v3.31.5":  node,
 	})
@@ -184,41 +183,6 @@ func imageOn(t *testing.T, arch, variant string, layers ...v1.Layer) v1.Image {
 		t.Fatal(err)
 	}
 	return img
-}
-
-// writeLayout writes images (reference -> image or index) into an OCI layout as
-// offline_image_pull would.
-func writeLayout(t *testing.T, dir string, images map[string]any) *ocistore.Store {
-	t.Helper()
-	store, err := ocistore.Open(dir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := layout.Path(dir)
-	for ref, x := range images {
-		var err error
-		switch x := x.(type) {
-		case v1.Image:
-			err = lp.WriteImage(x)
-		case v1.ImageIndex:
-			err = lp.WriteIndex(x)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := x.(interface {
-			MediaType() (types.MediaType, error)
-			Digest() (v1.Hash, error)
-			Size() (int64, error)
-		})
-		mt, _ := m.MediaType()
-		d, _ := m.Digest()
-		n, _ := m.Size()
-		if err := store.Put(ref, "", v1.Descriptor{MediaType: mt, Digest: d, Size: n}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return store
 }
 
 // Snapshot is every file of a tree with its mode, mtime and size (what a writer would change).
