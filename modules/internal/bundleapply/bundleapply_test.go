@@ -14,7 +14,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -23,6 +22,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/delta"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepush"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore/ocistoretest"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regstore"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
@@ -34,27 +34,6 @@ const (
 	oldSite = "example/old:1.0"
 	newSite = "example/new:2.0"
 )
-
-// writeLayout writes images (reference -> image) into an OCI layout as offline_image_pull would.
-func writeLayout(t *testing.T, dir string, images map[string]v1.Image) *ocistore.Store {
-	t.Helper()
-	store, err := ocistore.Open(dir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ref, img := range images {
-		if err := layout.Path(dir).WriteImage(img); err != nil {
-			t.Fatal(err)
-		}
-		mt, _ := img.MediaType()
-		d, _ := img.Digest()
-		n, _ := img.Size()
-		if err := store.Put(ref, "", v1.Descriptor{MediaType: mt, Digest: d, Size: n}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return store
-}
 
 func layer(t *testing.T, size int64) v1.Layer {
 	t.Helper()
@@ -169,7 +148,7 @@ func newWorld(t *testing.T) *world {
 
 	write(t, filepath.Join(w.bundle, "files", "dl.k8s.io/v1.33.0/kubelet"), w.oldFile)
 	write(t, filepath.Join(w.bundle, "manifest.yaml"), []byte("kubespray_version: v2.30.0\n"))
-	site := writeLayout(t, filepath.Join(w.bundle, "images"), map[string]v1.Image{oldRef: w.oldImg})
+	site := ocistoretest.WriteLayout(t, filepath.Join(w.bundle, "images"), map[string]any{oldRef: w.oldImg})
 	fill(t, site, w.storage)
 
 	write(t, filepath.Join(w.src, "files", "dl.k8s.io/v1.34.0/kubelet"), w.newFile)
@@ -177,7 +156,7 @@ func newWorld(t *testing.T) *world {
 	write(t, filepath.Join(w.src, "SHA256SUMS"), []byte("sums\n"))
 	// The delta carries both images' manifests and configs (the old one is in both views), and
 	// leaves out the layers the site's registry holds, as the delta download does.
-	src := writeLayout(t, filepath.Join(w.src, "images"), map[string]v1.Image{oldRef: w.oldImg, newRef: w.newImg})
+	src := ocistoretest.WriteLayout(t, filepath.Join(w.src, "images"), map[string]any{oldRef: w.oldImg, newRef: w.newImg})
 	baseDigest := digestOf(t, w.base)
 	oldLayers, _ := w.oldImg.Layers()
 	oldTop := digestOf(t, oldLayers[1])
