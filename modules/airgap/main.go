@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
@@ -26,6 +27,7 @@ import (
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
+	bundleapplymod.Module,
 	bundleimportmod.Module,
 	bundlepackmod.Module,
 	bundlesumsmod.Module,
