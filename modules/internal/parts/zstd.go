@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/zstdcmd"
 	"io"
 	"os"
 	"os/exec"
@@ -23,13 +24,7 @@ import (
 const maxIndex = 64 << 20
 
 // zstdPath finds the zstd command.
-func zstdPath() (string, error) {
-	p, err := exec.LookPath("zstd")
-	if err != nil {
-		return "", errors.New("the zstd command is not installed (Debian and Ubuntu: apt-get install zstd; EL: dnf install zstd)")
-	}
-	return p, nil
-}
+func zstdPath() (string, error) { return zstdcmd.Path() }
 
 // reader is a part being read: zstd -dc feeding a tar reader.
 type reader struct {

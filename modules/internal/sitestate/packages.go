@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/zstdcmd"
 )
 
 // readPackages lists the packages of the OS repositories the os_repos role writes under the files
@@ -180,8 +181,8 @@ func rpmPackages(files, repo string) ([]Package, error) {
 	case strings.HasSuffix(href, ".gz"):
 		r, err = gzip.NewReader(pf)
 	case strings.HasSuffix(href, ".zst"):
-		var z *zstd.Decoder
-		if z, err = zstd.NewReader(pf); err == nil {
+		var z *zstdcmd.Reader
+		if z, err = zstdcmd.NewReader(context.Background(), pf); err == nil {
 			defer z.Close()
 			r = z
 		}

@@ -16,7 +16,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/zstdcmd"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -63,10 +63,10 @@ func New(t *testing.T) *Site {
 <checksum type="sha256" pkgid="YES">%s</checksum><summary>x</summary><location href="Packages/conntrack-tools-1.4.7-2.el9.x86_64.rpm"/></package>
 </metadata>
 `, Sum(rpm))
-	var zbuf bytes.Buffer
-	zw, _ := zstd.NewWriter(&zbuf)
-	_, _ = zw.Write([]byte(primary))
-	_ = zw.Close()
+	zprimary, err := zstdcmd.Compress([]byte(primary))
+	if err != nil {
+		t.Fatal(err)
+	}
 	repomd := `<?xml version="1.0" encoding="UTF-8"?>
 <repomd xmlns="http://linux.duke.edu/metadata/repo"><data type="primary"><location href="repodata/abc-primary.xml.zst"/></data></repomd>
 `
@@ -81,7 +81,7 @@ func New(t *testing.T) *Site {
 		"debs/debian-12/Packages.gz": gz.Bytes(),
 		"debs/debian-12/containerd_1.7.24-1_amd64.deb":                 deb,
 		"rpms/rocky-9/repodata/repomd.xml":                             []byte(repomd),
-		"rpms/rocky-9/repodata/abc-primary.xml.zst":                    zbuf.Bytes(),
+		"rpms/rocky-9/repodata/abc-primary.xml.zst":                    zprimary,
 		"rpms/rocky-9/Packages/conntrack-tools-1.4.7-2.el9.x86_64.rpm": rpm,
 	}
 	for rel, b := range files {
