@@ -13,6 +13,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
+	bundleforecastmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_forecast"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
@@ -28,6 +29,7 @@ import (
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
 	bundleapplymod.Module,
+	bundleforecastmod.Module,
 	bundleimportmod.Module,
 	bundlepackmod.Module,
 	bundlesumsmod.Module,
