@@ -310,8 +310,8 @@ def _union_item(store, kind, item, view):
 def manifest_union(manifests, views=None):
     """Several manifests as one: their views, a later manifest's view replacing an earlier one of the
     same name, each item naming the views it belongs to. `views` (names) keeps only these; a name
-    no manifest holds is an error listing the known ones. The top level is the views': kube_version
-    the highest, arches, hosts and views in order, scope `all` if any view has it; quirks and
+    no manifest holds is an error listing the known ones. Views are listed by name. The top level
+    is the views': kube_version the highest, arches and hosts united, scope `all` if any view has it; quirks and
     offline_vars come from the manifests that still give a view (a later one's offline_vars merged
     over an earlier's)."""
     manifests = [plain(m) for m in manifests or [] if m]
@@ -332,6 +332,7 @@ def manifest_union(manifests, views=None):
             if r['name'] not in byname:
                 order.append(r['name'])
             byname[r['name']] = (r, split[r['name']], n)
+    order.sort()  # by name, whichever order the manifests came in
     if views is not None:
         unknown = [v for v in views if v not in byname]
         if unknown:

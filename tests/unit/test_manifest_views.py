@@ -69,7 +69,7 @@ class UnionTest(unittest.TestCase):
 
     def test_two_views_side_by_side(self):
         u = m.manifest_union([OLD, NEW])
-        self.assertEqual([v['name'] for v in u['views']], ['old', 'new'])
+        self.assertEqual([v['name'] for v in u['views']], ['new', 'old'], 'by name')
         self.assertEqual((u['kube_version'], u['arches'], u['hosts']), ('1.35.4', ['amd64'], ['node1']))
         by = dict((x['path'], x['views']) for x in u['files'])
         self.assertEqual(by, {'dl.k8s.io/1.34.3/amd64/kubelet': ['old'], 'dl.k8s.io/1.35.4/amd64/kubelet': ['new'],
@@ -91,7 +91,7 @@ class UnionTest(unittest.TestCase):
     def test_same_name_replaces_the_view(self):
         again = view('old', '1.34.4', [f('kubelet', '1.34.4')], [i('pause', '3.10')], kubespray='2.30.1')
         u = m.manifest_union([OLD, NEW, again])
-        self.assertEqual([(v['name'], v['kube_version']) for v in u['views']], [('old', '1.34.4'), ('new', '1.35.4')])
+        self.assertEqual([(v['name'], v['kube_version']) for v in u['views']], [('new', '1.35.4'), ('old', '1.34.4')])
         self.assertEqual(keys(m.manifest_select(u, 'old')), keys(again))
         self.assertNotIn('dl.k8s.io/1.34.3/amd64/kubelet', [x['path'] for x in u['files']])
         self.assertNotIn('q-old', [q['id'] for q in u['quirks']], 'the replaced view\'s manifest gives nothing more')
@@ -101,13 +101,13 @@ class UnionTest(unittest.TestCase):
         bad = view('bad', '1.35.4', [f('runc', '1.3.0', checksum='sha256:other')], [])
         with self.assertRaises(AnsibleError) as e:
             m.manifest_union([OLD, bad])
-        self.assertEqual(str(e.exception), 'file dl.k8s.io/1.3.0/amd64/runc (runc): views old and bad disagree on its checksum '
-                                           '(sha256:runc1.3.0 vs sha256:other)')
+        self.assertEqual(str(e.exception), 'file dl.k8s.io/1.3.0/amd64/runc (runc): views bad and old disagree on its checksum '
+                                           '(sha256:other vs sha256:runc1.3.0)')
         pinned = view('pinned', '1.35.4', [], [i('pause', '3.10', digest='sha256:' + '1' * 64)])
         other = view('other', '1.35.4', [], [i('pause', '3.10', digest='sha256:' + '2' * 64)])
         with self.assertRaises(AnsibleError) as e:
             m.manifest_union([pinned, NEW, other])
-        self.assertIn('image registry.k8s.io/pause:3.10 (pause): views new, pinned and other disagree on its digest', str(e.exception))
+        self.assertIn('image registry.k8s.io/pause:3.10 (pause): views new, other and pinned disagree on its digest', str(e.exception))
         # a view that pins no digest is no disagreement: the pinned digest is kept
         self.assertEqual(m.manifest_union([NEW, pinned])['images'][1]['digest'], 'sha256:' + '1' * 64)
 
@@ -118,7 +118,7 @@ class UnionTest(unittest.TestCase):
         self.assertEqual({v for x in old['files'] + old['images'] for v in x['views']}, {'old'})
         with self.assertRaises(AnsibleError) as e:
             m.manifest_select(u, 'nope')
-        self.assertEqual(str(e.exception), 'unknown view nope: the manifest holds old, new')
+        self.assertEqual(str(e.exception), 'unknown view nope: the manifest holds new, old')
 
     def test_manifest_without_views_is_one_view(self):
         legacy = dict((k, v) for k, v in NEW.items() if k != 'views')
