@@ -92,8 +92,10 @@ var Module = &module.Module{
 }
 
 // listFlag adds --list FILE: contrib/offline's images.list (one reference a line), a YAML list
-// of references or {source, digest}, or a manifest.yaml (its images).
-var listFlag = module.ListFile{Option: "images", Key: "source",
+// of references or {source, digest}, or a manifest.yaml (its images, of every view).
+var listFlag = listFile.Flag
+
+var listFile = module.ListFile{Option: "images", Key: "source",
 	Usage: "read images from FILE: contrib/offline's images.list (one reference a line), a YAML list, or airgap.kubespray's manifest.yaml",
 	List: func(doc any) any {
 		if m, ok := doc.(map[string]any); ok {
@@ -109,4 +111,4 @@ var listFlag = module.ListFile{Option: "images", Key: "source",
 		}
 		return img
 	},
-}.Flag
+}

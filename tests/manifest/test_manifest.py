@@ -109,7 +109,7 @@ def make_inventory(release, name, changes=()):
 
 
 def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playbook='airgap.kubespray.manifest', extra_files=()):
-    out = os.path.join(os.path.dirname(inv), 'out')
+    out = (extra or {}).get('airgap_manifest_dir') or os.path.join(os.path.dirname(inv), 'out')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
                ANSIBLE_NOCOLOR='1',
                ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
@@ -720,17 +720,21 @@ class DownloadPipeline(unittest.TestCase):
             with open(os.path.join(checkout, 'requirements.txt'), 'a') as f:
                 f.write('# changed by the test\n')
 
-            # Switch the inventory to cilium: only cilium's items are new.
+            # The inventory switches to cilium, as a second view beside calico's (the bundle keeps both,
+            # docs/day-two.md): only cilium's items are new; the download fetches the union.
             inv = in_checkout(make_inventory(release, 'pipeline', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')]), checkout)
+            extra['airgap_view'] = 'cilium'
             out = download()
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
             self.forecast_bounds(out, bundle)
+            both = [calico, cilium]
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
-                             {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
+                             {'fetched': len(new_files), 'failed': 0,
+                              'skipped': len({f['url'] for m in both for f in m['files']}) - len(new_files)})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
                              {'pulled': len(new_images), 'imported': 0, 'failed': 0,
-                              'skipped': len({i['source'] for i in cilium['images'] + cilium['mirror_images']}) - len(new_images)})
+                              'skipped': len({i['source'] for m in both for i in m['images'] + m['mirror_images']}) - len(new_images)})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'ok'))
             repacked = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
             self.assertTrue(repacked['requirements.txt'].endswith(b'# changed by the test\n'))
@@ -816,9 +820,70 @@ class DownloadPipeline(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout[-4000:])
             self.assertEqual(verify_failed(p), {})
             self.assertEqual(totals(p, 'offline_verify', 'failed'), {'failed': 0})
+            self.verify_views(release, inv, vars_file, ca, bundle)
         finally:
             subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
                             '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+    def verify_views(self, release, inv, vars_file, ca, bundle):
+        """verify -e airgap_verify_view: calico's view, from the cilium inventory, as the bundle
+        recorded it (Kubespray is not asked); an unknown view fails naming the known ones."""
+        with open(os.path.join(bundle, 'manifest.yaml')) as f:
+            union = yaml.safe_load(f)
+        known = [v['name'] for v in union['views']]
+        calico = [n for n in known if n != 'cilium']
+        self.assertEqual(len(calico), 1, known)
+        want = {('file', x['name']) for x in union['files'] if calico[0] in x['views']} | \
+            {('image', x['name']) for x in union['images'] if calico[0] in x['views']}
+        self.assertEqual(want, {('file', x['name']) for x in sample_manifest(release)[0]['files']}
+                         | {('image', x['name']) for x in sample_manifest(release)[0]['images']})
+        p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
+                         extra={'airgap_verify_ca_path': ca, 'airgap_verify_view': calico[0], 'airgap_bundle_dir': bundle})
+        self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+        got = results.one(p.results, 'offline_verify')['result']
+        self.assertEqual({(i['kind'], i['name']) for i in got['items']}, want)
+        self.assertEqual(got['failed_items'], [])
+        self.assertFalse(results.of(p.results, action='airgap.kubespray.kubespray_downloads'), 'Kubespray was asked')
+        p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
+                         extra={'airgap_verify_ca_path': ca, 'airgap_verify_view': 'nope', 'airgap_bundle_dir': bundle})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('unknown view nope: the manifest holds %s' % ', '.join(known), p.stdout)
+
+
+class ManifestViews(unittest.TestCase):
+    """Several views in one manifest folder (docs/day-two.md): the sample inventory with Kubespray
+    v2.30.0, then v2.31.0, into one folder give a union whose items name their views, each view's
+    items being its single run's."""
+
+    @staticmethod
+    def items(manifest, view=None):
+        return ({(f['path'], f['url'], f['checksum']) for f in manifest['files'] if view is None or view in f['views']},
+                {(i['source'], i.get('digest'), i['target']) for i in manifest['images'] if view is None or view in i['views']})
+
+    def test_two_releases_in_one_folder(self):
+        releases = dict((os.path.basename(r), r) for r in RELEASES)
+        if not {'v2.30.0', 'v2.31.0'} <= set(releases):
+            self.skipTest('needs Kubespray v2.30.0 and v2.31.0 under %s' % SHARED)
+        single = [sample_manifest(releases[v])[0] for v in ('v2.30.0', 'v2.31.0')]
+        names = [m['views'][0]['name'] for m in single]
+        # the default name: Kubespray's version (its galaxy.yml, which these fixtures lack) and kube_version
+        self.assertEqual(names, ['kubespray-%s-k8s-%s' % (m['views'][0]['kubespray_version'] or 'unknown', m['kube_version'])
+                                 for m in single])
+        out = os.path.join(TMP, 'views-out')
+        for v in ('v2.30.0', 'v2.31.0'):
+            union, files_list, images_list, _, _ = run_manifest(releases[v], make_inventory(releases[v], 'views'),
+                                                                extra={'airgap_manifest_dir': out})
+        self.assertEqual([x['name'] for x in union['views']], names)
+        self.assertEqual(union['views'], [m['views'][0] for m in single])
+        for name, m in zip(names, single):
+            self.assertEqual(self.items(union, name), self.items(m), name)
+            with open(os.path.join(out, 'views', name + '.yaml')) as f:
+                self.assertEqual(yaml.safe_load(f), m, 'views/%s.yaml is the single run\'s manifest' % name)
+        self.assertEqual(self.items(union), tuple(a | b for a, b in zip(*[self.items(m) for m in single])))
+        self.assertEqual(files_list, ''.join(sorted({f['url'] + '\n' for m in single for f in m['files']})))
+        self.assertEqual(images_list, ''.join(sorted({i['source'] + '\n' for m in single for i in m['images']})))
+        self.assertEqual(union['kube_version'], single[1]['kube_version'])
 
 
 class ImagesWhereKubesprayLooks(unittest.TestCase):
