@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	bundledeltamod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_delta"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
@@ -24,6 +25,7 @@ import (
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
 	bundleimportmod.Module,
+	bundledeltamod.Module,
 	bundlesumsmod.Module,
 	filefetch.Module,
 	imagepullmod.Module,

@@ -17,6 +17,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
 // args mirrors the argument spec.
@@ -34,6 +35,7 @@ type args struct {
 	Mirrors       []mirror.Mirror `json:"url_mirrors"`
 	Mode          any             `json:"mode"`
 	Force         bool            `json:"force"`
+	SiteState     string          `json:"site_state"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -60,11 +62,17 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	for k, v := range a.Headers {
 		header.Set(k, headerValue(v))
 	}
+	var site *sitestate.State
+	if a.SiteState != "" {
+		if site, _, err = sitestate.Load(a.SiteState); err != nil {
+			return nil, err
+		}
+	}
 	line := progress.NewLine(inv.Progress)
 	rep, err := fetch.Fetch(ctx, a.Items, fetch.Options{
 		Dest: a.Dest, Concurrency: a.Concurrency, Retries: a.Retries, Client: client,
 		Header: header, Username: a.URLUsername, Password: a.URLPassword, Mirrors: a.Mirrors,
-		Mode: mode, Force: a.Force, DryRun: inv.CheckMode,
+		Mode: mode, Force: a.Force, DryRun: inv.CheckMode, Site: site,
 		OnProgress: func(p fetch.Progress) {
 			line.Update(p.Done, p.Items, p.Failed, p.Bytes, activeNote(p.Active))
 		},
