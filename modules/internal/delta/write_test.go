@@ -21,12 +21,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/bundlesums"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/delta"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/fetch"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepull"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verify"
 )
 
 func size(t *testing.T, f func() (int64, error)) int64 {
@@ -58,9 +62,11 @@ func TestWriteDeltaOfABundlePulledAgainstASiteState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcOne, srcTwo := host+"/site/one:1", host+"/site/two:1"
+	// registry.k8s.io's images, pulled through the stand-in (as through a pull-through cache)
+	srcOne, srcTwo := "registry.k8s.io/site/one:1", "registry.k8s.io/site/two:1"
+	mirrors := []mirror.Mirror{{Prefix: "registry.k8s.io", Replace: host + "/registry.k8s.io"}}
 	for src, img := range map[string]v1.Image{srcOne: one, srcTwo: two} {
-		ref, _ := name.ParseReference(src)
+		ref, _ := name.ParseReference(mirror.Rewrite(src, mirrors))
 		if err := remote.Write(ref, img); err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +127,7 @@ func TestWriteDeltaOfABundlePulledAgainstASiteState(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := imagepull.Pull(context.Background(), store, []imagepull.Image{{Source: srcOne}, {Source: srcTwo}},
-		imagepull.Options{Client: c, Site: site})
+		imagepull.Options{Client: c, Site: site, Mirrors: mirrors})
 	if err != nil || len(rep.Failures()) > 0 {
 		t.Fatalf("pull: %v %v", err, rep.FailedItems())
 	}
@@ -148,8 +154,8 @@ func TestWriteDeltaOfABundlePulledAgainstASiteState(t *testing.T) {
 		ReliesOn: delta.ReliesOn{
 			Files: []delta.File{{Path: "example.org/served.txt", SHA256: strings.TrimPrefix(sha(served), "sha256:")}},
 			Images: []delta.Image{
-				// the site's name for an image it holds; where the mirror pushes one it does not (strip keeps an unknown host)
-				{Reference: host + "/site/two:1", Digest: digest(two.Digest).String(), Blobs: held},
+				// the site's name for an image it holds; where the mirror pushes one it does not (strip)
+				{Reference: "site/two:1", Digest: digest(two.Digest).String(), Blobs: held},
 				{Reference: "mirrored/one:1", Digest: d1.String(), Blobs: held},
 			}},
 		Carries: delta.Carries{Files: 1, Images: 2, Blobs: len(carried), Bytes: int64(len(kept)) + carriedBytes,
@@ -189,6 +195,18 @@ func TestWriteDeltaOfABundlePulledAgainstASiteState(t *testing.T) {
 	}
 	if w, err = delta.Write(opts); err != nil || w.Changed {
 		t.Fatalf("rerun: changed %v, %v", w.Changed, err)
+	}
+
+	// What else reads the bundle reads the sparse one: verify's bundle digests (manifests only)
+	// and SHA256SUMS (delta.yaml listed).
+	mirrorRef := "mirror.example:5000/site/two:1"
+	vimgs := []verify.Image{{Name: "two", Ref: mirrorRef}}
+	if n, err := verify.ExpectBundle(vimgs, store.Root(), imagename.Mapping{}); err != nil || n != 1 || vimgs[0].Digest != digest(two.Digest).String() {
+		t.Errorf("verify.ExpectBundle on the sparse layout: %d images, %v, digest %s", n, err, vimgs[0].Digest)
+	}
+	sums, err := bundlesums.Write(context.Background(), bundlesums.Options{Dir: bundle})
+	if err != nil || !strings.Contains(sums.After, "  delta.yaml\n") || len(sums.LeftOut) != 0 {
+		t.Errorf("SHA256SUMS over the delta: %v\n%s", err, sums.After)
 	}
 
 	// The kept file gone (neither in the bundle nor at the site): refused, naming it, delta.yaml untouched.
