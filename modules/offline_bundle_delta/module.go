@@ -55,6 +55,9 @@ func run(_ context.Context, inv *module.Invocation) (*module.Result, error) {
 	res.Msg = fmt.Sprintf("a delta against %s (state sha256 %.12s): carries %d files, %d images, %d blobs (%s); leaves out %d files and %d layers the site holds (%s)",
 		site, w.Delta.Base.StateSHA256, c.Files, c.Images, c.Blobs, progress.Bytes(c.Bytes), len(r.Files), c.LeftOut, progress.Bytes(c.LeftOutBytes))
 	data["redundant"] = w.Redundant
+	if len(w.Pending) > 0 {
+		res.Msg += fmt.Sprintf(" (check mode: the bundle still lacks %d items the site does not hold, which the download would fetch)", len(w.Pending))
+	}
 	if w.Redundant.Files+w.Redundant.Blobs > 0 {
 		inv.Warn("%s carries %d files and %d layers (%s) the site already holds, left from an earlier download into the same folder: a delta downloaded into an empty folder is smaller",
 			a.Bundle, w.Redundant.Files, w.Redundant.Blobs, progress.Bytes(w.Redundant.Bytes))

@@ -24,7 +24,7 @@ var Module = &module.Module{
 		Description: []string{
 			"A bundle downloaded with a C(site_state) (M(airgap.kubespray.offline_file_fetch) and M(airgap.kubespray.offline_image_pull) left out what the site holds) is a delta: this module writes its C(<bundle>/delta.yaml), computed from the bundle on disk and the state, never from what the download reported.",
 			"C(base) names the state (its file's sha256, when it was written, the site and its views); C(relies_on.files) the manifest files the bundle lacks because the site serves them; C(relies_on.images) each image of the layout that lacks layers because the site's registry holds them (its reference in the site's registry, its manifest digest, those layers); C(carries) counts what the bundle holds and what it leaves out. The offline mirror checks C(relies_on) against the site before it applies the delta.",
-			"Anything else the bundle lacks (a file or blob the site does not hold) fails the module, naming each, and nothing is written.",
+			"Anything else the bundle lacks (a file or blob the site does not hold) fails the module, naming each, and nothing is written; in check mode (where the download fetched nothing) it is counted in the message instead, and the result says delta.yaml would change.",
 			"Without C(site_state) the bundle is a full one: an old C(delta.yaml) is removed.",
 			"With C(--diff), the diff shows delta.yaml as it was and as it is (or would be). delta.yaml is written only when its content changes, to a temporary file renamed into place; it lies inside the bundle, so C(SHA256SUMS) (written after it) covers it.",
 		},

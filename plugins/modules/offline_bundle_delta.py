@@ -22,7 +22,8 @@ description:
     those layers); C(carries) counts what the bundle holds and what it leaves out. The offline mirror checks
     C(relies_on) against the site before it applies the delta.
   - Anything else the bundle lacks (a file or blob the site does not hold) fails the module, naming each, and nothing is
-    written.
+    written; in check mode (where the download fetched nothing) it is counted in the message instead, and the result
+    says delta.yaml would change.
   - 'Without C(site_state) the bundle is a full one: an old C(delta.yaml) is removed.'
   - With C(--diff), the diff shows delta.yaml as it was and as it is (or would be). delta.yaml is written only when its
     content changes, to a temporary file renamed into place; it lies inside the bundle, so C(SHA256SUMS) (written after

@@ -43,6 +43,10 @@ type Written struct {
 	Changed bool   // delta.yaml was (or, with Check, would be) written or removed
 	// Before and After are delta.yaml's content before and after ("" when absent).
 	Before, After string
+	// Pending names, with Check only, what the bundle lacks and the site does not hold: in a
+	// check run the download's earlier tasks have fetched nothing, so this is not an error, and
+	// delta.yaml would change.
+	Pending []string
 	// Redundant counts what the bundle carries although the site holds it (files or layers
 	// already in the bundle folder from an earlier run): the delta would be smaller from an
 	// empty folder.
@@ -80,6 +84,10 @@ func Write(opts WriteOptions) (*Written, error) {
 	}
 	if err := w.images(opts, d, &lacks); err != nil {
 		return nil, err
+	}
+	if len(lacks) > 0 && opts.Check {
+		w.Delta, w.Pending, w.Changed = d, lacks, true
+		return w, nil
 	}
 	if len(lacks) > 0 {
 		return nil, fmt.Errorf("the bundle %s is incomplete, and the site state does not hold what it lacks: %s", opts.Bundle, strings.Join(lacks, "; "))

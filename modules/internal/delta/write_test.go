@@ -217,6 +217,9 @@ func TestWriteDeltaOfABundlePulledAgainstASiteState(t *testing.T) {
 	if _, err := delta.Write(opts); err == nil || !strings.Contains(err.Error(), "example.org/kept.txt") {
 		t.Errorf("a bundle lacking a file the site does not serve: %v", err)
 	}
+	if w, err := delta.Write(check); err != nil || !w.Changed || len(w.Pending) != 1 || !strings.Contains(w.Pending[0], "example.org/kept.txt") {
+		t.Errorf("check mode, where the download fetched nothing, names what is pending: %+v, %v", w, err)
+	}
 	if err := os.Rename(keptPath+".away", keptPath); err != nil {
 		t.Fatal(err)
 	}
