@@ -25,6 +25,9 @@ const (
 	ImagesDir = "images"
 )
 
+// maxNamed is how many missing items an error names.
+const maxNamed = 10
+
 // WriteOptions say which bundle, which of its files, and against which site state.
 type WriteOptions struct {
 	Bundle string       // the bundle folder
@@ -90,7 +93,11 @@ func Write(opts WriteOptions) (*Written, error) {
 		return w, nil
 	}
 	if len(lacks) > 0 {
-		return nil, fmt.Errorf("the bundle %s is incomplete, and the site state does not hold what it lacks: %s", opts.Bundle, strings.Join(lacks, "; "))
+		named := lacks
+		if len(named) > maxNamed {
+			named = append(named[:maxNamed:maxNamed], fmt.Sprintf("and %d more", len(lacks)-maxNamed))
+		}
+		return nil, fmt.Errorf("the bundle %s is incomplete, and the site state does not hold what it lacks: %s", opts.Bundle, strings.Join(named, "; "))
 	}
 	w.Delta = d
 	b, err := d.Marshal()
