@@ -59,8 +59,7 @@ func run(_ context.Context, inv *module.Invocation) (*module.Result, error) {
 		res.Msg += fmt.Sprintf(" (check mode: the bundle still lacks %d items the site does not hold, which the download would fetch)", len(w.Pending))
 	}
 	if w.Redundant.Files+w.Redundant.Blobs > 0 {
-		inv.Warn("%s carries %d files and %d layers (%s) the site already holds, left from an earlier download into the same folder: a delta downloaded into an empty folder is smaller",
-			a.Bundle, w.Redundant.Files, w.Redundant.Blobs, progress.Bytes(w.Redundant.Bytes))
+		res.Msg += fmt.Sprintf("; it also carries %d files and %d layers (%s) the site holds", w.Redundant.Files, w.Redundant.Blobs, progress.Bytes(w.Redundant.Bytes))
 	}
 	return res, nil
 }

@@ -23,7 +23,7 @@ func write(t *testing.T, p string, b []byte) {
 
 // The module's face: check mode with diff writes nothing; then delta.yaml with the state's
 // sha256 (checked against the .sha256 beside it); a file carried although the site serves it is
-// warned about; a damaged state file is refused naming it; without site_state delta.yaml goes.
+// counted in redundant and the message; a damaged state file is refused naming it; without site_state delta.yaml goes.
 func TestDeltaModule(t *testing.T) {
 	bundle, dir := t.TempDir(), t.TempDir()
 	a, b := []byte("a\n"), []byte("b\n")
@@ -62,9 +62,8 @@ func TestDeltaModule(t *testing.T) {
 		!strings.HasPrefix(out["msg"].(string), "a delta against dc1") {
 		t.Errorf("result: %s", rawOut)
 	}
-	if w, _ := out["warnings"].([]any); len(w) != 1 || !strings.Contains(w[0].(string), "1 files") ||
-		out["redundant"].(map[string]any)["files"] != 1.0 {
-		t.Errorf("the carried file the site serves: warnings %v, redundant %v", out["warnings"], out["redundant"])
+	if !strings.Contains(out["msg"].(string), "also carries 1 files and 0 layers") || out["redundant"].(map[string]any)["files"] != 1.0 {
+		t.Errorf("the carried file the site serves: msg %q, redundant %v", out["msg"], out["redundant"])
 	}
 	if out, rawOut = moduletest.Run(t, Module, args); out["changed"] != false {
 		t.Errorf("rerun: %s", rawOut)

@@ -83,8 +83,9 @@ notes:
   - 'The same binary runs as a command-line tool: C(offline_bundle_delta --help).'
   - An image new to the site is named where the mirror role pushes it (C(offline_image_push)'s default mapping,
     C(strip), no namespace); an image the site state lists by its bundle reference (C(source)) keeps the site's name.
-  - Files and layers already in the bundle folder from an earlier run are carried even when the site holds them; the
-    result counts them in C(redundant), with a warning.
+  - Files and layers in the bundle folder are carried even when the site holds them (the charts and helm the image scan
+    reads, which the download role always fetches; what an earlier download left in the folder); the result counts them
+    in C(redundant), and the message names them.
 seealso:
   - module: airgap.kubespray.offline_file_fetch
   - module: airgap.kubespray.offline_image_pull

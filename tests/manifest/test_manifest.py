@@ -753,11 +753,14 @@ class DownloadPipeline(unittest.TestCase):
 
     def delta_download(self, manifest, work, bundle, download):
         """download (the playbook, given extra vars) with a site state naming half of the full
-        bundle's files and every blob of its layout: the delta fetches only the other files, its
-        layout holds every manifest and config but no layer, and delta.yaml relies on exactly what
-        the state named (computed here from the full bundle's OCI manifests)."""
+        bundle's files, the files the image scan reads, and every blob of its layout: the delta
+        fetches only the other files and the scan's (which it carries), its layout holds every
+        manifest and config but no layer, and delta.yaml relies on exactly what the state named
+        (computed here from the full bundle's OCI manifests)."""
         files = sorted({f['path']: f for f in manifest['files']}.values(), key=lambda f: f['path'])
-        held = files[:len(files) // 2]
+        scanned = [f for f in files if f.get('scan') or f['name'] == 'helm']
+        rest = [f for f in files if f not in scanned]
+        held = rest[:len(rest) // 2]
         blobs_dir = os.path.join(bundle, 'images', 'blobs', 'sha256')
         blobs = sorted('sha256:' + b for b in os.listdir(blobs_dir) if not b.startswith('.'))
 
@@ -784,7 +787,8 @@ class DownloadPipeline(unittest.TestCase):
                 lay['digest'] for m in images for lay in m['layers']}
         state = {'schema': 'airgap.kubespray/site-state/v1', 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline',
                  'views': [{'name': 'calico'}], 'images': [], 'blobs': blobs,
-                 'files': [{'path': f['path'], 'sha256': sha(os.path.join(bundle, 'files', f['path'])), 'size': 0} for f in held]}
+                 'files': [{'path': f['path'], 'sha256': sha(os.path.join(bundle, 'files', f['path'])), 'size': 0}
+                           for f in sorted(held + scanned, key=lambda f: f['path'])]}
         state_file = os.path.join(work, 'airgap-site-state.yaml')
         with open(state_file, 'w') as f:
             json.dump(state, f)  # YAML's JSON subset
@@ -792,8 +796,10 @@ class DownloadPipeline(unittest.TestCase):
         p = download({'airgap_bundle_dir': delta_dir, 'airgap_site_state': state_file,
                       'airgap_bundle_kubespray': False, 'airgap_bundle_collection': False})
         self.assertEqual(p.returncode, 0, p.stdout[-4000:])
-        self.assertEqual(totals(p, 'offline_file_fetch', 'fetched', 'held', 'failed'),
-                         {'fetched': len(files) - len(held), 'held': len(held), 'failed': 0})
+        fetch = [r['result'] for r in results.of(p.results, 'offline_file_fetch', host='localhost', status='ok')]
+        self.assertEqual([{k: r['totals'][k] for k in ('fetched', 'skipped', 'held', 'failed')} for r in fetch],
+                         [{'fetched': len(scanned), 'skipped': 0, 'held': 0, 'failed': 0},  # the scan's files, first
+                          {'fetched': len(rest) - len(held), 'skipped': len(scanned), 'held': len(held), 'failed': 0}])
         pulled = entries(delta_dir)  # the inventory's images: not all the full bundle (calico's and cilium's) holds
         all_layers = set().union(*(layers[ref(e)] for e in pulled))
         self.assertEqual(totals(p, 'offline_image_pull', 'left_out', 'failed'), {'left_out': len(all_layers), 'failed': 0})
@@ -802,7 +808,8 @@ class DownloadPipeline(unittest.TestCase):
         with open(state_file, 'rb') as f:
             state_sha = hashlib.sha256(f.read()).hexdigest()
         self.assertEqual(delta['base'], {'state_sha256': state_sha, 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline', 'views': ['calico']})
-        self.assertEqual(delta['relies_on']['files'], [{'path': s['path'], 'sha256': s['sha256']} for s in state['files']])
+        self.assertEqual(delta['relies_on']['files'], [{'path': s['path'], 'sha256': s['sha256']} for s in state['files']
+                                                       if s['path'] in {f['path'] for f in held}])
         self.assertEqual(sorted((i['digest'], tuple(i['blobs'])) for i in delta['relies_on']['images']),
                          sorted((e['digest'], tuple(sorted(layers[ref(e)]))) for e in pulled))
         self.assertEqual((delta['carries']['files'], delta['carries']['images'], delta['carries']['left_out_blobs']),
@@ -814,7 +821,9 @@ class DownloadPipeline(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(delta_dir, 'files', f['path'])), f['path'])
         with open(os.path.join(delta_dir, 'SHA256SUMS')) as f:
             self.assertIn('  delta.yaml\n', f.read())
-        self.assertIn('a delta against pipeline', results.one(p.results, 'offline_bundle_delta')['result']['msg'])
+        delta_result = results.one(p.results, 'offline_bundle_delta')['result']
+        self.assertIn('a delta against pipeline', delta_result['msg'])
+        self.assertEqual(delta_result['redundant']['files'], len(scanned))
 
     def sums(self, p, bundle):
         """offline_bundle_sums' result in run p, checked against the SHA256SUMS it wrote."""

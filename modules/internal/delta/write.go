@@ -50,9 +50,9 @@ type Written struct {
 	// check run the download's earlier tasks have fetched nothing, so this is not an error, and
 	// delta.yaml would change.
 	Pending []string
-	// Redundant counts what the bundle carries although the site holds it (files or layers
-	// already in the bundle folder from an earlier run): the delta would be smaller from an
-	// empty folder.
+	// Redundant counts what the bundle carries although the site holds it: files the download
+	// needs online (the image scan's charts and helm), or files and layers an earlier download
+	// left in the folder.
 	Redundant Redundant
 }
 
