@@ -10,6 +10,7 @@ download.yml (PyYAML, looking at each entry's `enabled` expression), never from 
 Needs build/airgap-kubespray-*.tar.gz (make collection) and tests/setup-host.sh's packages.
 """
 import glob
+import hashlib
 import json
 import os
 import re
@@ -748,6 +749,11 @@ class DownloadPipeline(unittest.TestCase):
             self.assertGreaterEqual(sums['hashed'], 1, 'the repacked kubespray.tar.gz was not read')
             self.assertLess(sums['hashed'], sums['files'], 'every file was read again')
 
+            # A delta against a site holding half the files and every layer of the full bundle.
+            self.delta_download(cilium, work, bundle, lambda more: run_manifest(
+                release, inv, extra=dict(extra, **more), playbook='airgap.kubespray.download', check=False,
+                extra_files=[vars_file], kubespray_dir=checkout))
+
             # Offline side: the mirror from the bundle, then verify asks Kubespray and checks it.
             self.mirror_then_verify(release, inv, work, bundle, vars_file)
         finally:
@@ -773,6 +779,81 @@ class DownloadPipeline(unittest.TestCase):
         self.assertGreater(got['free_bytes'], got['needed_bytes'])
         self.assertIn('space: ' + got['msg'], p.stdout)
         return got
+
+    def delta_download(self, manifest, work, bundle, download):
+        """download (the playbook, given extra vars) with a site state naming half of the full
+        bundle's files, the files the image scan reads, and every blob of its layout: the delta
+        fetches only the other files and the scan's (which it carries), its layout holds every
+        manifest and config but no layer, and delta.yaml relies on exactly what the state named
+        (computed here from the full bundle's OCI manifests)."""
+        files = sorted({f['path']: f for f in manifest['files']}.values(), key=lambda f: f['path'])
+        scanned = [f for f in files if f.get('scan') or f['name'] == 'helm']
+        rest = [f for f in files if f not in scanned]
+        held = rest[:len(rest) // 2]
+        blobs_dir = os.path.join(bundle, 'images', 'blobs', 'sha256')
+        blobs = sorted('sha256:' + b for b in os.listdir(blobs_dir) if not b.startswith('.'))
+
+        def sha(path):
+            with open(path, 'rb') as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        def blob(digest):
+            with open(os.path.join(blobs_dir, digest.split(':', 1)[1])) as f:
+                return json.load(f)
+
+        def entries(layout):
+            with open(os.path.join(layout, 'images', 'index.json')) as f:
+                return json.load(f)['manifests']
+
+        def ref(e):
+            return e['annotations']['org.opencontainers.image.ref.name']
+
+        layers = {}  # image -> its layers (the full bundle's)
+        for e in entries(bundle):
+            doc = blob(e['digest'])
+            images = [blob(m['digest']) for m in doc['manifests']] if 'manifests' in doc else [doc]
+            layers[ref(e)] = {
+                lay['digest'] for m in images for lay in m['layers']}
+        state = {'schema': 'airgap.kubespray/site-state/v1', 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline',
+                 'views': [{'name': 'calico'}], 'images': [], 'blobs': blobs,
+                 'files': [{'path': f['path'], 'sha256': sha(os.path.join(bundle, 'files', f['path'])), 'size': 0}
+                           for f in sorted(held + scanned, key=lambda f: f['path'])]}
+        state_file = os.path.join(work, 'airgap-site-state.yaml')
+        with open(state_file, 'w') as f:
+            json.dump(state, f)  # YAML's JSON subset
+        delta_dir = os.path.join(work, 'airgap-delta')
+        p = download({'airgap_bundle_dir': delta_dir, 'airgap_site_state': state_file,
+                      'airgap_bundle_kubespray': False, 'airgap_bundle_collection': False})
+        self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+        fetch = [r['result'] for r in results.of(p.results, 'offline_file_fetch', host='localhost', status='ok')]
+        self.assertEqual([{k: r['totals'][k] for k in ('fetched', 'skipped', 'held', 'failed')} for r in fetch],
+                         [{'fetched': len(scanned), 'skipped': 0, 'held': 0, 'failed': 0},  # the scan's files, first
+                          {'fetched': len(rest) - len(held), 'skipped': len(scanned), 'held': len(held), 'failed': 0}])
+        pulled = entries(delta_dir)  # the inventory's images: not all the full bundle (calico's and cilium's) holds
+        all_layers = set().union(*(layers[ref(e)] for e in pulled))
+        self.assertEqual(totals(p, 'offline_image_pull', 'left_out', 'failed'), {'left_out': len(all_layers), 'failed': 0})
+        with open(os.path.join(delta_dir, 'delta.yaml')) as f:
+            delta = yaml.safe_load(f)
+        with open(state_file, 'rb') as f:
+            state_sha = hashlib.sha256(f.read()).hexdigest()
+        self.assertEqual(delta['base'], {'state_sha256': state_sha, 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline', 'views': ['calico']})
+        self.assertEqual(delta['relies_on']['files'], [{'path': s['path'], 'sha256': s['sha256']} for s in state['files']
+                                                       if s['path'] in {f['path'] for f in held}])
+        self.assertEqual(sorted((i['digest'], tuple(i['blobs'])) for i in delta['relies_on']['images']),
+                         sorted((e['digest'], tuple(sorted(layers[ref(e)]))) for e in pulled))
+        self.assertEqual((delta['carries']['files'], delta['carries']['images'], delta['carries']['left_out_blobs']),
+                         (len(files) - len(held), len(pulled), len(all_layers)))
+        on_disk = set('sha256:' + b for b in os.listdir(os.path.join(delta_dir, 'images', 'blobs', 'sha256')))
+        self.assertFalse(on_disk & all_layers, 'layers the site holds were written')
+        self.assertEqual(len(on_disk), delta['carries']['blobs'])
+        for f in held:
+            self.assertFalse(os.path.exists(os.path.join(delta_dir, 'files', f['path'])), f['path'])
+        with open(os.path.join(delta_dir, 'SHA256SUMS')) as f:
+            self.assertIn('  delta.yaml\n', f.read())
+        delta_result = results.one(p.results, 'offline_bundle_delta')['result']
+        self.assertIn('a delta against pipeline', delta_result['msg'])
+        # the scan's files the site serves (by sha256: a file without a checksum is never held) are carried all the same
+        self.assertEqual(delta_result['redundant']['files'], len([f for f in scanned if f.get('checksum')]))
 
     def sums(self, p, bundle):
         """offline_bundle_sums' result in run p, checked against the SHA256SUMS it wrote."""
