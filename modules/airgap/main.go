@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	bundlecheckmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_check"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
@@ -23,6 +24,7 @@ import (
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
+	bundlecheckmod.Module,
 	bundleimportmod.Module,
 	bundlesumsmod.Module,
 	filefetch.Module,

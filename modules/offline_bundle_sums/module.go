@@ -15,6 +15,8 @@ import (
 type args struct {
 	Bundle      string `json:"bundle"`
 	Concurrency int    `json:"concurrency"`
+	GnupgHome   string `json:"gnupg_home"`
+	KeyID       string `json:"key_id"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -47,13 +49,36 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	case rep.Changed:
 		verb = "written"
 	}
+	signed, signer, sigChanged, sigMsg := false, "", false, ""
+	if a.GnupgHome != "" {
+		srep, err := bundlesums.Sign(ctx, bundlesums.SignOptions{Dir: a.Bundle, GnupgHome: a.GnupgHome, KeyID: a.KeyID, Check: inv.CheckMode})
+		if err != nil {
+			return nil, err
+		}
+		signed, signer, sigChanged = true, srep.Signer, srep.Changed
+		sigMsg = "; signature " + map[bool]string{true: "written", false: "up to date"}[srep.Changed]
+		if srep.Changed && inv.CheckMode {
+			sigMsg = "; signature would be written"
+		}
+		if signer != "" {
+			sigMsg += " (key " + signer + ")"
+		}
+	} else if rep.Changed {
+		// a signature of the SHA256SUMS this run replaced no longer holds
+		if sigChanged, err = bundlesums.Unsign(a.Bundle, inv.CheckMode); err != nil {
+			return nil, err
+		}
+		if sigChanged {
+			sigMsg = fmt.Sprintf("; the stale %s and %s removed", bundlesums.SigName, bundlesums.KeyName)
+		}
+	}
 	res := &module.Result{
-		Changed: rep.Changed,
-		Msg: fmt.Sprintf("%s %s: %d files, %d hashed (%s), %d from their digest records", rep.Path, verb,
-			rep.Files, rep.Hashed, progress.Bytes(rep.BytesHashed), rep.Cached),
+		Changed: rep.Changed || sigChanged,
+		Msg: fmt.Sprintf("%s %s: %d files, %d hashed (%s), %d from their digest records%s", rep.Path, verb,
+			rep.Files, rep.Hashed, progress.Bytes(rep.BytesHashed), rep.Cached, sigMsg),
 		Data: map[string]any{
 			"path": rep.Path, "files": rep.Files, "hashed": rep.Hashed, "cached": rep.Cached,
-			"bytes_hashed": rep.BytesHashed, "left_out": rep.LeftOut,
+			"bytes_hashed": rep.BytesHashed, "left_out": rep.LeftOut, "signed": signed, "signer": signer,
 		},
 	}
 	if inv.Diff && rep.Changed {

@@ -5,7 +5,7 @@
 //
 // The walk is the one the download role's former sha256sums.py made: every regular file under the
 // bundle, dot files and dot folders left out (partial downloads, fingerprints, temporary files)
-// and the top-level SHA256SUMS itself, each folder's files (sorted) before its subfolders
+// and the top-level SHA256SUMS with its signature files (SHA256SUMS.asc, SHA256SUMS.key), each folder's files (sorted) before its subfolders
 // (sorted). A symbolic link is never followed (one could point out of the bundle, and the bundle
 // is carried to another machine without its target): it is left out and named, as is any other
 // file that is not a regular file.
@@ -33,6 +33,16 @@ import (
 
 // Name is the file written at the top of the bundle.
 const Name = "SHA256SUMS"
+
+// SigName and KeyName are SHA256SUMS's detached armored signature and the signer's armored
+// public key, beside it; like SHA256SUMS they are not listed in it.
+const (
+	SigName = Name + ".asc"
+	KeyName = Name + ".key"
+)
+
+// unlisted says whether a top-level name is one of the files SHA256SUMS never lists.
+func unlisted(name string) bool { return name == Name || name == SigName || name == KeyName }
 
 // Options says which bundle and how.
 type Options struct {
@@ -160,7 +170,7 @@ func walk(root, rel string, files *[]*entry, rep *Report) error {
 	for _, de := range des {
 		name := de.Name()
 		r := filepath.Join(rel, name)
-		if strings.HasPrefix(name, ".") || (rel == "" && name == Name) {
+		if strings.HasPrefix(name, ".") || (rel == "" && unlisted(name)) {
 			continue
 		}
 		switch t := de.Type(); {
