@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/bundlesums"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
@@ -28,16 +27,9 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	}
 	opts := bundlesums.CheckOptions{Dir: a.Bundle, TrustedKey: a.TrustedKey, RequireSignature: a.RequireSignature,
 		Concurrency: a.Concurrency, Check: inv.CheckMode}
-	if inv.Progress != nil {
-		line := progress.NewLine(inv.Progress)
-		defer line.Done()
-		var mu sync.Mutex
-		opts.Progress = func(done, misses int, bytes int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			line.Update(done, misses, 0, bytes, "hashed")
-		}
-	}
+	update, stop := progress.Hashed(inv.Progress)
+	defer stop()
+	opts.Progress = update
 	rep, err := bundlesums.Check(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ package bundlesumsmod
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/bundlesums"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
@@ -25,16 +24,9 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		return nil, err
 	}
 	opts := bundlesums.Options{Dir: a.Bundle, Concurrency: a.Concurrency, Check: inv.CheckMode}
-	if inv.Progress != nil {
-		line := progress.NewLine(inv.Progress)
-		defer line.Done()
-		var mu sync.Mutex // files are hashed at once; the line is drawn by one at a time
-		opts.Progress = func(done, misses int, bytes int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			line.Update(done, misses, 0, bytes, "hashed")
-		}
-	}
+	update, stop := progress.Hashed(inv.Progress)
+	defer stop()
+	opts.Progress = update
 	rep, err := bundlesums.Write(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -110,22 +110,7 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 			misses = append(misses, e)
 		}
 	}
-	var done atomic.Int32
-	var hashedBytes atomic.Int64
-	pool.Each(len(misses), opts.Concurrency, func(i int) {
-		e := misses[i]
-		if ctx.Err() != nil {
-			e.err = ctx.Err()
-			return
-		}
-		var n int64
-		e.sha256, n, e.err = hashFile(e.path, e.fi, !opts.Check)
-		hashedBytes.Add(n)
-		d := done.Add(1)
-		if opts.Progress != nil {
-			opts.Progress(int(d), len(misses), hashedBytes.Load())
-		}
-	})
+	bytesHashed := hashEach(ctx, misses, opts.Concurrency, !opts.Check, opts.Progress)
 	var errs []error
 	for _, e := range misses {
 		if e.err != nil {
@@ -135,7 +120,7 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	rep.Hashed, rep.BytesHashed, rep.Files = len(misses), hashedBytes.Load(), len(files)
+	rep.Hashed, rep.BytesHashed, rep.Files = len(misses), bytesHashed, len(files)
 
 	var out strings.Builder
 	for _, e := range files {
@@ -156,6 +141,28 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// hashEach reads each entry's file, concurrency at once, filling its sha256 or err (and, when
+// record is set, its digest record); it returns the bytes read.
+func hashEach(ctx context.Context, misses []*entry, concurrency int, record bool, progress func(done, misses int, bytes int64)) int64 {
+	var done atomic.Int32
+	var hashed atomic.Int64
+	pool.Each(len(misses), concurrency, func(i int) {
+		e := misses[i]
+		if ctx.Err() != nil {
+			e.err = ctx.Err()
+			return
+		}
+		var n int64
+		e.sha256, n, e.err = hashFile(e.path, e.fi, record)
+		hashed.Add(n)
+		d := done.Add(1)
+		if progress != nil {
+			progress(int(d), len(misses), hashed.Load())
+		}
+	})
+	return hashed.Load()
 }
 
 // walk lists dir's regular files (rel: dir relative to the bundle): its own files, sorted,

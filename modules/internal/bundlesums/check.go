@@ -14,12 +14,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/gpgsig"
-	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verified"
 )
 
@@ -169,19 +167,14 @@ func Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
 	for _, l := range walked.LeftOut {
 		leftOut[l.Path] = l.Why
 	}
-	type item struct {
-		rel, want, got string
-		fi             os.FileInfo
-		err            error
-	}
-	var items, misses []*item
+	var items, misses []*entry
 	for _, rel := range order {
-		it := &item{rel: rel, want: listed[rel]}
 		if why := escapes(rel); why != "" {
 			fail(rel, "%s", why)
 			continue
 		}
-		fi, err := os.Lstat(filepath.Join(root, rel))
+		path := filepath.Join(root, rel)
+		fi, err := os.Lstat(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			fail(rel, "listed in %s but missing", Name)
@@ -196,41 +189,26 @@ func Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
 			fail(rel, "not a regular file")
 			continue
 		}
-		it.fi = fi
-		items = append(items, it)
-		if r, ok := verified.Lookup(filepath.Join(root, rel), fi); ok {
-			it.got = r.SHA256
+		e := &entry{rel: rel, path: path, fi: fi}
+		items = append(items, e)
+		if r, ok := verified.Lookup(path, fi); ok {
+			e.sha256 = r.SHA256
 			rep.Cached++
 		} else {
-			misses = append(misses, it)
+			misses = append(misses, e)
 		}
 	}
-	var done atomic.Int32
-	var hashedBytes atomic.Int64
-	pool.Each(len(misses), opts.Concurrency, func(i int) {
-		it := misses[i]
-		if ctx.Err() != nil {
-			it.err = ctx.Err()
-			return
-		}
-		var n int64
-		it.got, n, it.err = hashFile(filepath.Join(root, it.rel), it.fi, !opts.Check)
-		hashedBytes.Add(n)
-		d := done.Add(1)
-		if opts.Progress != nil {
-			opts.Progress(int(d), len(misses), hashedBytes.Load())
-		}
-	})
+	hashEach(ctx, misses, opts.Concurrency, !opts.Check, opts.Progress)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	rep.Hashed = len(misses)
-	for _, it := range items {
+	for _, e := range items {
 		switch {
-		case it.err != nil:
-			fail(it.rel, "%v", it.err)
-		case it.got != it.want:
-			fail(it.rel, "content differs: sha256 %s, %s says %s", it.got, Name, it.want)
+		case e.err != nil:
+			fail(e.rel, "%v", e.err)
+		case e.sha256 != listed[e.rel]:
+			fail(e.rel, "content differs: sha256 %s, %s says %s", e.sha256, Name, listed[e.rel])
 		}
 	}
 	for _, e := range files {

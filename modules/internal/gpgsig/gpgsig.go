@@ -70,20 +70,7 @@ func Fingerprints(ctx context.Context, keyFile string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the key %s: gpg: %v: %s", keyFile, err, strings.TrimSpace(string(errb)))
 	}
-	var fprs []string
-	primary := false
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, ":")
-		switch {
-		case f[0] == "pub":
-			primary = true
-		case f[0] == "fpr" && primary && len(f) > 9:
-			fprs = append(fprs, f[9])
-			primary = false
-		case f[0] == "sub":
-			primary = false
-		}
-	}
+	fprs := primaries(out, "pub")
 	if len(fprs) == 0 {
 		return nil, fmt.Errorf("%s holds no OpenPGP public key", keyFile)
 	}
@@ -183,15 +170,28 @@ func SecretKey(ctx context.Context, home, keyID string) (string, error) {
 		args = append(args, keyID)
 	}
 	out, errb, err := run(ctx, nil, "gpg", args...)
-	sec := false
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, ":")
-		switch {
-		case f[0] == "sec":
-			sec = true
-		case f[0] == "fpr" && sec && len(f) > 9:
-			return f[9], nil
-		}
+	if fprs := primaries(out, "sec"); len(fprs) > 0 {
+		return fprs[0], nil
 	}
 	return "", fmt.Errorf("no secret key %s in %s (gpg: %v %s)", orDefault(keyID), home, err, strings.TrimSpace(string(errb)))
+}
+
+// primaries are the fingerprints of the primary keys (records of kind "pub" or "sec") in gpg's
+// --with-colons output, in order.
+func primaries(colons []byte, kind string) []string {
+	var fprs []string
+	primary := false
+	for _, line := range strings.Split(string(colons), "\n") {
+		f := strings.Split(line, ":")
+		switch {
+		case f[0] == kind:
+			primary = true
+		case f[0] == "fpr" && primary && len(f) > 9:
+			fprs = append(fprs, f[9])
+			primary = false
+		case f[0] == "sub" || f[0] == "ssb":
+			primary = false
+		}
+	}
+	return fprs
 }
