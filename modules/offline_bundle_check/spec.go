@@ -28,6 +28,9 @@ var Module = &module.Module{
 			"A C(SHA256SUMS) the site wrote itself after checking the signed inputs it was made from (a delta applied on top of the bundle) is accepted without a signature while it is that same file (the record C(<bundle>/.airgap/site-sums.json): its sha256, inode and change time) and those inputs were signed by I(trusted_key); every sum is still checked.",
 			"Writes nothing but digest records (none in check mode); never changes anything (C(changed) is always false).",
 		},
+		Notes: []string{
+			"Needs C(gpg) and C(gpgv) on the host that holds the bundle (Debian's C(gnupg), which the admin node's package list carries, or EL's C(gnupg2)).",
+		},
 		SeeAlso:   []string{"airgap.kubespray.offline_bundle_sums"},
 		CheckMode: "full",
 		DiffMode:  "none",

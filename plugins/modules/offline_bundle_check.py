@@ -68,6 +68,8 @@ notes:
     C(offline_bundle_check_linux_arm64) by the target's facts, or C(uname -sm) when facts are not gathered.
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_bundle_check --help).'
+  - Needs C(gpg) and C(gpgv) on the host that holds the bundle (Debian's C(gnupg), which the admin node's package list
+    carries, or EL's C(gnupg2)).
 seealso:
   - module: airgap.kubespray.offline_bundle_sums
 '''
