@@ -15,6 +15,7 @@ import (
 	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
 	bundledeltamod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_delta"
 	bundleforecastmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_forecast"
+	bundlecheckmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_check"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
@@ -31,6 +32,7 @@ import (
 var modules = []*module.Module{
 	bundleapplymod.Module,
 	bundleforecastmod.Module,
+	bundlecheckmod.Module,
 	bundleimportmod.Module,
 	bundlepackmod.Module,
 	bundledeltamod.Module,

@@ -5,7 +5,6 @@ package bundlesumsmod
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/bundlesums"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
@@ -15,6 +14,8 @@ import (
 type args struct {
 	Bundle      string `json:"bundle"`
 	Concurrency int    `json:"concurrency"`
+	GnupgHome   string `json:"gnupg_home"`
+	KeyID       string `json:"key_id"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -23,16 +24,9 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		return nil, err
 	}
 	opts := bundlesums.Options{Dir: a.Bundle, Concurrency: a.Concurrency, Check: inv.CheckMode}
-	if inv.Progress != nil {
-		line := progress.NewLine(inv.Progress)
-		defer line.Done()
-		var mu sync.Mutex // files are hashed at once; the line is drawn by one at a time
-		opts.Progress = func(done, misses int, bytes int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			line.Update(done, misses, 0, bytes, "hashed")
-		}
-	}
+	update, stop := progress.Hashed(inv.Progress)
+	defer stop()
+	opts.Progress = update
 	rep, err := bundlesums.Write(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -47,13 +41,36 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	case rep.Changed:
 		verb = "written"
 	}
+	signed, signer, sigChanged, sigMsg := false, "", false, ""
+	if a.GnupgHome != "" {
+		srep, err := bundlesums.Sign(ctx, bundlesums.SignOptions{Dir: a.Bundle, GnupgHome: a.GnupgHome, KeyID: a.KeyID, Check: inv.CheckMode})
+		if err != nil {
+			return nil, err
+		}
+		signed, signer, sigChanged = true, srep.Signer, srep.Changed
+		sigMsg = "; signature " + map[bool]string{true: "written", false: "up to date"}[srep.Changed]
+		if srep.Changed && inv.CheckMode {
+			sigMsg = "; signature would be written"
+		}
+		if signer != "" {
+			sigMsg += " (key " + signer + ")"
+		}
+	} else if rep.Changed {
+		// a signature of the SHA256SUMS this run replaced no longer holds
+		if sigChanged, err = bundlesums.Unsign(a.Bundle, inv.CheckMode); err != nil {
+			return nil, err
+		}
+		if sigChanged {
+			sigMsg = fmt.Sprintf("; the stale %s and %s removed", bundlesums.SigName, bundlesums.KeyName)
+		}
+	}
 	res := &module.Result{
-		Changed: rep.Changed,
-		Msg: fmt.Sprintf("%s %s: %d files, %d hashed (%s), %d from their digest records", rep.Path, verb,
-			rep.Files, rep.Hashed, progress.Bytes(rep.BytesHashed), rep.Cached),
+		Changed: rep.Changed || sigChanged,
+		Msg: fmt.Sprintf("%s %s: %d files, %d hashed (%s), %d from their digest records%s", rep.Path, verb,
+			rep.Files, rep.Hashed, progress.Bytes(rep.BytesHashed), rep.Cached, sigMsg),
 		Data: map[string]any{
 			"path": rep.Path, "files": rep.Files, "hashed": rep.Hashed, "cached": rep.Cached,
-			"bytes_hashed": rep.BytesHashed, "left_out": rep.LeftOut,
+			"bytes_hashed": rep.BytesHashed, "left_out": rep.LeftOut, "signed": signed, "signer": signer,
 		},
 	}
 	if inv.Diff && rep.Changed {

@@ -23,14 +23,17 @@ description:
     file.'
   - SHA256SUMS is written only when its content changes, to a temporary file renamed into place, so it never holds a
     part.
+  - With I(gnupg_home), C(SHA256SUMS) is signed; the signature is written again only when C(SHA256SUMS) changed (or the
+    signature does not hold), each file to a temporary name renamed into place. M(airgap.kubespray.offline_bundle_check)
+    checks it before the bundle is used.
   - In check mode nothing is written, neither SHA256SUMS nor digest records; the result says whether it would change (it
     would when the bundle folder does not exist yet).
 author: airgap.kubespray contributors (@airgap-kubespray)
 options:
   bundle:
     description:
-      - The bundle folder; C(<bundle>/SHA256SUMS) lists every regular file under it but dot files, files in dot folders
-        and C(SHA256SUMS) itself.
+      - The bundle folder; C(<bundle>/SHA256SUMS) lists every regular file under it but dot files, files in dot folders,
+        and C(SHA256SUMS), C(SHA256SUMS.asc) and C(SHA256SUMS.key) at its top.
     type: path
     required: true
   concurrency:
@@ -38,6 +41,18 @@ options:
       - How many items (files or images) are worked on at once.
     type: int
     default: 4
+  gnupg_home:
+    description:
+      - A GnuPG home holding the secret key to sign C(SHA256SUMS) with (the one the OS repositories are signed with).
+        When set, C(<bundle>/SHA256SUMS.asc) (armored detached signature) and C(<bundle>/SHA256SUMS.key) (the signer's
+        armored public key) are written beside it, unless they already are a good signature of it by that key. The
+        secret key never enters the bundle.
+      - When not set, a signature left from an earlier C(SHA256SUMS) is removed when C(SHA256SUMS) changes.
+    type: path
+  key_id:
+    description:
+      - The signing key's id or fingerprint in I(gnupg_home); empty, its first secret key.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -57,6 +72,7 @@ notes:
 seealso:
   - module: airgap.kubespray.offline_file_fetch
   - module: airgap.kubespray.offline_image_pull
+  - module: airgap.kubespray.offline_bundle_check
 '''
 
 EXAMPLES = r'''
@@ -91,6 +107,14 @@ bytes_hashed:
   description: The bytes read this run.
   returned: always
   type: int
+signed:
+  description: Whether SHA256SUMS is signed (I(gnupg_home) was given).
+  returned: always
+  type: bool
+signer:
+  description: The signing key's fingerprint (empty when not signed, or in check mode before the key exists).
+  returned: always
+  type: str
 left_out:
   description: 'Files left out: path (relative to the bundle) and why (a symbolic link, not a regular file).'
   returned: always
@@ -104,6 +128,8 @@ from ansible.module_utils.basic import AnsibleModule
 ARGUMENT_SPEC = {
     'bundle': {'type': 'path', 'required': True},
     'concurrency': {'type': 'int', 'default': 4},
+    'gnupg_home': {'type': 'path'},
+    'key_id': {'type': 'str'},
 }
 
 

@@ -78,7 +78,7 @@ BUNDLE = os.path.join(DEMO, 'bundle')
 CHECKSUMS = os.path.join(DEMO, 'checksums.yml')
 NODES_REPORT = os.path.join(DEMO, 'work', 'verify-nodes.json')
 MIRROR = os.path.join(DEMO, 'mirror')
-GNUPG = os.path.join(DEMO, 'gnupg')  # the OS repository's signing key; gpg starts a gpg-agent for it
+GNUPG = os.path.join(DEMO, 'gnupg')  # the bundle's and the OS repository's signing key; gpg starts a gpg-agent for it
 # The OS each demo node runs (its scratch root's etc/os-release): this host's release, the one
 # release whose package repository can be built here (the prep host must run the target's release).
 NODE_OS = {'node1': ('debian', '12'), 'node2': ('debian', '12'), 'node3': ('debian', '12')}
@@ -319,16 +319,17 @@ def download_vars(state):
     target = host_target()
     os_vars = {} if not target else {
         # The OS repository for the nodes, built from this host's own apt sources, signed with a
-        # key kept in .demo/gnupg; the PyPI index from the wheels Debian ships (PyPI itself is
+        # key kept in .demo/gnupg (the bundle's SHA256SUMS too); the PyPI index from the wheels Debian ships (PyPI itself is
         # not needed for the demo).
         'airgap_os_targets': [target], 'airgap_os_repos_work_dir': os.path.join(DEMO, 'os-repos-work'),
-        'airgap_os_repos_gnupg_home': GNUPG,
         'airgap_pypi_requirements': [], 'airgap_pypi_packages': [],
         'airgap_pypi_wheels': sorted(glob.glob('/usr/share/python-wheels/*.whl')),
     }
     return dict(os_vars, **{
         'airgap_kubespray_dir': KUBESPRAY,
         'airgap_bundle_dir': BUNDLE,
+        # SHA256SUMS is signed with the key the OS repositories are (made in .demo/gnupg on the first run).
+        'airgap_signing_gnupg_home': GNUPG,
         # The collection's upstream rewrite settings, as for a corporate proxy or pull-through cache.
         'airgap_file_mirrors': [{'prefix': 'https://', 'replace': 'http://127.0.0.1:%d/' % up['files_port']}],
         'airgap_image_mirrors': [{'prefix': h, 'replace': '127.0.0.1:%d/%s' % (up['registry_port'], h)} for h in up['hosts']],

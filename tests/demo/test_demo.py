@@ -30,6 +30,7 @@ import glob
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import ssl
@@ -547,7 +548,14 @@ class Demo(unittest.TestCase):
                     os.path.join(self.up_bundle, 'manifest.yaml')):
                 return
         for name in os.listdir(self.up_bundle):
-            shutil.copy2(os.path.join(self.up_bundle, name), os.path.join(demo.BUNDLE, name))
+            if not name.startswith('SHA256SUMS'):
+                shutil.copy2(os.path.join(self.up_bundle, name), os.path.join(demo.BUNDLE, name))
+        # SHA256SUMS over what the bundle now holds (the cilium items too), signed with the demo's
+        # key as download signs it: the mirror refuses a bundle with files SHA256SUMS does not list.
+        arch = {'x86_64': 'amd64', 'aarch64': 'arm64'}[platform.machine()]
+        sums = os.path.join(demo.DEMO, 'collections', 'ansible_collections', 'airgap', 'kubespray', 'plugins', 'modules',
+                            'offline_bundle_sums_linux_' + arch)
+        subprocess.run([sums, '--bundle', demo.BUNDLE, '--gnupg-home', demo.GNUPG], check=True, stdout=subprocess.DEVNULL)
         demo_cmd('mirror')
 
     def test_what_downloads_does_not_list(self):

@@ -5,7 +5,7 @@
 //
 // The walk is the one the download role's former sha256sums.py made: every regular file under the
 // bundle, dot files and dot folders left out (partial downloads, fingerprints, temporary files)
-// and the top-level SHA256SUMS itself, each folder's files (sorted) before its subfolders
+// and the top-level SHA256SUMS with its signature files (SHA256SUMS.asc, SHA256SUMS.key), each folder's files (sorted) before its subfolders
 // (sorted). A symbolic link is never followed (one could point out of the bundle, and the bundle
 // is carried to another machine without its target): it is left out and named, as is any other
 // file that is not a regular file.
@@ -34,6 +34,16 @@ import (
 
 // Name is the file written at the top of the bundle.
 const Name = "SHA256SUMS"
+
+// SigName and KeyName are SHA256SUMS's detached armored signature and the signer's armored
+// public key, beside it; like SHA256SUMS they are not listed in it.
+const (
+	SigName = Name + ".asc"
+	KeyName = Name + ".key"
+)
+
+// unlisted says whether a top-level name is one of the files SHA256SUMS never lists.
+func unlisted(name string) bool { return name == Name || name == SigName || name == KeyName }
 
 // Options says which bundle and how.
 type Options struct {
@@ -156,22 +166,7 @@ func digests(ctx context.Context, root string, opts Options, skipSums bool) ([]*
 			misses = append(misses, e)
 		}
 	}
-	var done atomic.Int32
-	var hashedBytes atomic.Int64
-	pool.Each(len(misses), opts.Concurrency, func(i int) {
-		e := misses[i]
-		if ctx.Err() != nil {
-			e.err = ctx.Err()
-			return
-		}
-		var n int64
-		e.sha256, n, e.err = hashFile(e.path, e.fi, !opts.Check)
-		hashedBytes.Add(n)
-		d := done.Add(1)
-		if opts.Progress != nil {
-			opts.Progress(int(d), len(misses), hashedBytes.Load())
-		}
-	})
+	hashedBytes := hashEach(ctx, misses, opts.Concurrency, !opts.Check, opts.Progress)
 	var errs []error
 	for _, e := range misses {
 		if e.err != nil {
@@ -181,12 +176,35 @@ func digests(ctx context.Context, root string, opts Options, skipSums bool) ([]*
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
-	rep.Hashed, rep.BytesHashed, rep.Files = len(misses), hashedBytes.Load(), len(files)
+	rep.Hashed, rep.BytesHashed, rep.Files = len(misses), hashedBytes, len(files)
 	return files, rep, nil
 }
 
+// hashEach reads each entry's file, concurrency at once, filling its sha256 or err (and, when
+// record is set, its digest record); it returns the bytes read.
+func hashEach(ctx context.Context, misses []*entry, concurrency int, record bool, progress func(done, misses int, bytes int64)) int64 {
+	var done atomic.Int32
+	var hashed atomic.Int64
+	pool.Each(len(misses), concurrency, func(i int) {
+		e := misses[i]
+		if ctx.Err() != nil {
+			e.err = ctx.Err()
+			return
+		}
+		var n int64
+		e.sha256, n, e.err = hashFile(e.path, e.fi, record)
+		hashed.Add(n)
+		d := done.Add(1)
+		if progress != nil {
+			progress(int(d), len(misses), hashed.Load())
+		}
+	})
+	return hashed.Load()
+}
+
 // walk lists dir's regular files (rel: dir relative to the root): its own files, sorted,
-// then each subfolder's, sorted; the root's SHA256SUMS left out when skipSums.
+// then each subfolder's, sorted; the root's SHA256SUMS, SHA256SUMS.asc and SHA256SUMS.key left
+// out when skipSums.
 func walk(root, rel string, skipSums bool, files *[]*entry, rep *Report) error {
 	dir := filepath.Join(root, rel)
 	des, err := os.ReadDir(dir) // sorted by name
@@ -197,7 +215,7 @@ func walk(root, rel string, skipSums bool, files *[]*entry, rep *Report) error {
 	for _, de := range des {
 		name := de.Name()
 		r := filepath.Join(rel, name)
-		if strings.HasPrefix(name, ".") || (skipSums && rel == "" && name == Name) {
+		if strings.HasPrefix(name, ".") || (skipSums && rel == "" && unlisted(name)) {
 			continue
 		}
 		switch t := de.Type(); {

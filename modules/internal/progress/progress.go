@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -134,4 +135,19 @@ func (c *Counter) Watch(items int, report func(Counts)) (stop func()) {
 	return Tick(func() {
 		report(Counts{Items: items, Done: int(c.done.Load()), Failed: int(c.failed.Load()), Bytes: c.bytes.Load()})
 	})
+}
+
+// Hashed is the progress callback of files read concurrently (done of total, bytes so far), drawn
+// on w one update at a time as "hashed"; nil when w is nil. stop ends the line.
+func Hashed(w io.Writer) (update func(done, total int, bytes int64), stop func()) {
+	if w == nil {
+		return nil, func() {}
+	}
+	line := NewLine(w)
+	var mu sync.Mutex
+	return func(done, total int, bytes int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		line.Update(done, total, 0, bytes, "hashed")
+	}, line.Done
 }
