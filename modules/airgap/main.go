@@ -13,9 +13,9 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
+	bundlecheckmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_check"
 	bundledeltamod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_delta"
 	bundleforecastmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_forecast"
-	bundlecheckmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_check"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"

@@ -16,6 +16,7 @@ type args struct {
 	Concurrency int    `json:"concurrency"`
 	GnupgHome   string `json:"gnupg_home"`
 	KeyID       string `json:"key_id"`
+	SiteSigner  string `json:"site_signer"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -62,6 +63,21 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		}
 		if sigChanged {
 			sigMsg = fmt.Sprintf("; the stale %s and %s removed", bundlesums.SigName, bundlesums.KeyName)
+		}
+	}
+	if a.SiteSigner != "" && a.GnupgHome != "" {
+		return nil, fmt.Errorf("site_signer and gnupg_home: a bundle is signed by a key, or stamped by the site, not both")
+	}
+	if a.SiteSigner != "" {
+		// the stamp follows SHA256SUMS: written again whenever it no longer names this file
+		if signer, ok := bundlesums.SiteStamped(a.Bundle); rep.Changed || !ok || signer != a.SiteSigner {
+			sigChanged = true
+			if !inv.CheckMode {
+				if err := bundlesums.StampSite(a.Bundle, a.SiteSigner); err != nil {
+					return nil, err
+				}
+			}
+			sigMsg += "; stamped as written by this site from inputs signed by " + a.SiteSigner
 		}
 	}
 	res := &module.Result{

@@ -18,6 +18,10 @@ var Module = &module.Module{
 		{Name: "key_id", Description: []string{
 			"The signing key's id or fingerprint in I(gnupg_home); empty, its first secret key.",
 		}},
+		{Name: "site_signer", Description: []string{
+			"For a bundle the offline site merged itself from signed inputs (the mirror applying a delta, whose signature and sums it checked first): the fingerprint of the key those inputs were signed with. The site holds no secret key, so C(SHA256SUMS) is not signed; instead C(<bundle>/.airgap/site-sums.json) records it (content, inode, change time), and M(airgap.kubespray.offline_bundle_check) accepts that C(SHA256SUMS) unsigned while it is this very file, still checking every sum. A copy of the bundle, or a C(SHA256SUMS) changed afterwards, is not accepted.",
+			"Not with I(gnupg_home).",
+		}},
 	}},
 	Doc: module.Doc{
 		ShortDescription: "Write the SHA256SUMS of an airgap.kubespray bundle from the digests already known",

@@ -53,6 +53,16 @@ options:
     description:
       - The signing key's id or fingerprint in I(gnupg_home); empty, its first secret key.
     type: str
+  site_signer:
+    description:
+      - 'For a bundle the offline site merged itself from signed inputs (the mirror applying a delta, whose signature
+        and sums it checked first): the fingerprint of the key those inputs were signed with. The site holds no secret
+        key, so C(SHA256SUMS) is not signed; instead C(<bundle>/.airgap/site-sums.json) records it (content, inode,
+        change time), and M(airgap.kubespray.offline_bundle_check) accepts that C(SHA256SUMS) unsigned while it is this
+        very file, still checking every sum. A copy of the bundle, or a C(SHA256SUMS) changed afterwards, is not
+        accepted.'
+      - Not with I(gnupg_home).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -130,6 +140,7 @@ ARGUMENT_SPEC = {
     'concurrency': {'type': 'int', 'default': 4},
     'gnupg_home': {'type': 'path'},
     'key_id': {'type': 'str'},
+    'site_signer': {'type': 'str'},
 }
 
 

@@ -85,6 +85,16 @@ func StampSite(dir, signer string) error {
 	return atomicfile.Write(stamp, append(out, '\n'), 0o644)
 }
 
+// SiteStamped says whether dir's SHA256SUMS is, as it is now, the one the site stamped (StampSite),
+// and from inputs signed by which key.
+func SiteStamped(dir string) (signer string, ok bool) {
+	b, fi, err := readSums(filepath.Join(dir, Name))
+	if err != nil {
+		return "", false
+	}
+	return siteWritten(dir, b, fi)
+}
+
 func identity(fi os.FileInfo) (uint64, int64) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Ino, st.Ctim.Nano()
