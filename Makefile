@@ -56,7 +56,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-daytwo test-clients lint demo demo-down bench-files bench-manifest bench-images bench-mirror bench-sums bench-delta clean
+.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-daytwo test-clients test-slow lint demo demo-down bench-files bench-manifest bench-images bench-mirror bench-sums bench-delta clean
 
 all: build
 
@@ -125,7 +125,7 @@ SANITY_LANES := 2.14 2.19
 sanity: collection
 	AIRGAP_LANE_JOBS=$(ANSIBLE_LANE_JOBS) $(call on_lanes,$(SANITY_LANES),tests/sanity/run.sh)
 
-test: lint test-go test-unit check-docs sanity test-registry test-repos test-integration test-manifest test-os-repos test-demo test-daytwo test-clients
+test: lint test-go test-unit check-docs sanity test-registry test-repos test-integration test-manifest test-slow
 
 test-go:
 	AIRGAP_HELM=$$(tests/lib/tools.sh helm) $(GO) test -count=1 ./...
@@ -167,23 +167,34 @@ demo: collection
 demo-down:
 	$(PYTHON) tests/demo/demo.py down
 
+# The suites that run on one lane only, each using about one core: `make test` runs them as two
+# chains side by side (tests/lib/parallel.sh), demo then clients (clients reuse the demo's mirror)
+# beside os-repos then daytwo (its own folder, .daytwo/). Each also runs alone (make test-demo, ...).
+OS_REPOS_RUN = $(call on_lanes,$(ANSIBLE_SLOW_LANES),tests/os_repos/run.sh)
+DEMO_RUN     = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/demo -v)
+DAYTWO_RUN   = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/daytwo -v)
+CLIENTS_RUN  = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/clients -v)
+
+test-slow: collection
+	tests/lib/parallel.sh '$(DEMO_RUN) && $(CLIENTS_RUN)' '$(OS_REPOS_RUN) && $(DAYTWO_RUN)'
+
 test-os-repos: collection
-	$(call on_lanes,$(ANSIBLE_SLOW_LANES),tests/os_repos/run.sh)
+	$(OS_REPOS_RUN)
 
 test-demo: collection
-	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/demo -v)
+	$(DEMO_RUN)
 
 # Day two (issue 15): a site built at Kubespray v2.30.0, its state exported, a delta download for
 # v2.31.0 applied by the mirror; signed bundles refused when tampered; parts for media. Its own
 # folder, .daytwo/ (AIRGAP_DAYTWO_DIR), beside the demo's.
 test-daytwo: collection
-	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/daytwo -v)
+	$(DAYTWO_RUN)
 
 # Kubespray's own clients (containerd via CRI and ctr, its download_file.yml) against the demo
 # mirror; containerd and crictl are built once into $AIRGAP_CACHE/tools
 # (default /var/cache/airgap-kubespray) and reused.
 test-clients: collection
-	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/clients -v)
+	$(CLIENTS_RUN)
 
 bench-files:
 	tests/bench/files.sh
