@@ -141,7 +141,7 @@ def upstream(state, manifests):
 
 def signing_vars():
     """download signs SHA256SUMS with the key it keeps for the OS repositories: one home for both runs."""
-    return {'airgap_signing_gnupg_home': GNUPG, 'airgap_os_repos_gnupg_home': GNUPG}
+    return {'airgap_signing_gnupg_home': GNUPG}
 
 
 def download_vars(state, version, bundle, **more):

@@ -14,13 +14,13 @@ with -e airgap_site_state=<that file> (the delta). Then:
    the files are served with upstream's bytes, verify passes for v2.31.0 (from its checkout) and
    for v2.30.0's view (-e airgap_verify_view);
 3. a second copy of the delta, after one image it relies on lost its tag in the site's storage, is
-   refused, the image named in the failed task's result;
+   refused, the image (and only it) in the failed task's failed_items;
 4. a bundle with one byte changed in a file, or without SHA256SUMS.asc, is refused by mirror and by
-   import, the file named in the failed task's result;
+   import, the file (and only it) in the failed task's failed_items;
 5. pack with a part size smaller than the largest blob gives several parts, each a zstd tar on its
-   own (real tar and zstd); unpacking with the later parts only stops naming the missing ones, and
-   resumes to a bundle whose `sha256sum -c SHA256SUMS` passes (real sha256sum); one corrupted part
-   is named.
+   own (real tar and zstd); unpacking the later parts first (in reverse order) reports the bundle
+   incomplete, naming the missing parts, and resumes with the rest to a bundle whose
+   `sha256sum -c SHA256SUMS` passes (real sha256sum); one corrupted part is named, alone.
 
 Tests are numbered in the order a site lives them; each puts back what it changes. Outcomes are
 read from the task results the runs keep (tests/lib/results.py), files on disk and real tools.
@@ -36,25 +36,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import daytwo  # noqa: E402
 from daytwo import NEW, OLD, demo, results  # noqa: E402
-
-
-def named(value, text, skip=('msg', 'stdout', 'stderr', 'stdout_lines', 'stderr_lines', 'invocation')):
-    """Where text occurs in a task's result, outside its prose (msg) and the module's arguments:
-    the keys' paths of the string values holding it."""
-    found = []
-
-    def walk(v, at):
-        if isinstance(v, dict):
-            for k, x in v.items():
-                if k not in skip:
-                    walk(x, at + [str(k)])
-        elif isinstance(v, (list, tuple)):
-            for i, x in enumerate(v):
-                walk(x, at + [str(i)])
-        elif isinstance(v, str) and text in v:
-            found.append('.'.join(at))
-    walk(value, [])
-    return found
 
 
 def failed_tasks(path):
@@ -184,7 +165,7 @@ class DayTwo(unittest.TestCase):
         finally:
             os.rename(tag_dir + '.away', tag_dir)
         self.assertEqual(failed['action'].rsplit('.', 1)[-1], 'offline_bundle_apply', failed['task'])
-        self.assertTrue(named(failed['result'], image['reference']), failed['result'])
+        self.assertEqual({m['item'] for m in failed['result']['failed_items']}, {image['reference']}, failed['result'])
 
     # -- 4 ------------------------------------------------------------------------------------
     def test_4_tampered_or_unsigned_bundles_are_refused_by_mirror_and_import(self):
@@ -209,7 +190,7 @@ class DayTwo(unittest.TestCase):
                     with self.subTest(case=case, playbook=playbook):
                         failed = self.refused(*args('%s-%s' % (playbook, case.replace(' ', '-'))))
                         self.assertEqual(failed['action'].rsplit('.', 1)[-1], 'offline_bundle_check', failed['task'])
-                        self.assertTrue(named(failed['result'], name), failed['result'])
+                        self.assertEqual([f['path'] for f in failed['result']['failed_items']], [name], failed['result'])
             finally:
                 undo()
 
@@ -230,49 +211,61 @@ class DayTwo(unittest.TestCase):
         self.run_ok('pack', 'pack', NEW, {'airgap_bundle_dir': daytwo.DELTA, 'airgap_parts_dir': parts_dir,
                                           'airgap_part_size': '%dK' % size_k})
         parts = sorted(glob.glob(os.path.join(parts_dir, '*.tar.zst')))
-        others = sorted(set(glob.glob(os.path.join(parts_dir, '*'))) - set(parts))
         self.assertGreater(len(parts), 2, os.listdir(parts_dir))
-        for p in parts:  # each a valid archive on its own
+        for p in parts:  # each a valid archive on its own, each no bigger than the part size
             subprocess.run(['tar', '--zstd', '-tf', p], check=True, stdout=subprocess.DEVNULL)
+            self.assertLessEqual(os.path.getsize(p), size_k * 1024, p)
+        # beside the parts: each part's .sha256, PARTS.SHA256SUMS
+        others = sorted(set(glob.glob(os.path.join(parts_dir, '*'))) - set(parts) - {p + '.sha256' for p in parts})
 
         def stage(name, chosen):
             d = os.path.join(work, name)
             shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d)
-            for p in chosen + others:
-                os.link(p, os.path.join(d, os.path.basename(p)))
+            add(d, chosen + others)
             return d
 
-        # the parts arrive last first: the later half alone, then all
+        def add(d, files):
+            for p in files:
+                for f in (p, p + '.sha256'):
+                    if os.path.exists(f):
+                        os.link(f, os.path.join(d, os.path.basename(f)))
+
+        def unpacked(log, src, dest):
+            return results.one(self.run_ok('unpack', log, NEW, {'airgap_parts_dir': src, 'airgap_bundle_dir': dest}),
+                               'offline_bundle_unpack')['result']
+
+        # the parts arrive last first: the later half alone (not complete, the rest named), then the rest
         dest = os.path.join(work, 'unpacked')
         shutil.rmtree(dest, ignore_errors=True)
         half = len(parts) // 2
-        staged = stage('parts-arriving', list(reversed(parts))[:len(parts) - half])
-        failed = self.refused('unpack', 'unpack-partial', NEW, {'airgap_parts_dir': staged, 'airgap_bundle_dir': dest})
-        self.assertTrue(named(failed['result'], os.path.basename(parts[0])), failed['result'])
-        for p in reversed(parts[:half]):
-            os.link(p, os.path.join(staged, os.path.basename(p)))
-        self.run_ok('unpack', 'unpack', NEW, {'airgap_parts_dir': staged, 'airgap_bundle_dir': dest})
+        staged = stage('parts-arriving', list(reversed(parts[half:])))
+        first = unpacked('unpack-partial', staged, dest)
+        self.assertFalse(first['complete'], first)
+        self.assertEqual(sorted(first['missing']), sorted(os.path.basename(p) for p in parts[:half]), first)
+        add(staged, list(reversed(parts[:half])))
+        second = unpacked('unpack', staged, dest)
+        self.assertTrue(second['complete'], second)
+        self.assertEqual((second['missing'], second['failed_items']), ([], []))
         check = subprocess.run(['sha256sum', '--strict', '-c', 'SHA256SUMS'], cwd=dest, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, universal_newlines=True)
         self.assertEqual(check.returncode, 0, check.stdout[-3000:])
         self.assertEqual(daytwo.bundle_files(dest), daytwo.bundle_files(daytwo.DELTA))
         self.assertEqual(daytwo.layout_blobs(dest), daytwo.layout_blobs(daytwo.DELTA))
 
-        # one part damaged on the way: named
-        bad = stage('parts-damaged', [p for p in parts])
+        # one part damaged on the way: named, and only it
+        bad = stage('parts-damaged', parts)
         victim = os.path.join(bad, os.path.basename(parts[1]))
         os.unlink(victim)
         shutil.copy(parts[1], victim)
         flip_byte(victim)
         dest2 = os.path.join(work, 'unpacked-damaged')
         shutil.rmtree(dest2, ignore_errors=True)
-        failed = self.refused('unpack', 'unpack-damaged', NEW, {'airgap_parts_dir': bad, 'airgap_bundle_dir': dest2})
-        self.assertTrue(named(failed['result'], os.path.basename(parts[1])), failed['result'])
-        for other in parts[:1] + parts[2:]:
-            self.assertFalse([w for w in named(failed['result'], os.path.basename(other)) if 'fail' in w.lower() or 'corrupt' in w.lower()],
-                             'only the damaged part is named as failing')
-
+        code, ran = daytwo.run_playbook('unpack', 'unpack-damaged', NEW, {'airgap_parts_dir': bad, 'airgap_bundle_dir': dest2})
+        self.assertNotEqual(code, 0, 'unpack passed with a damaged part')
+        result = results.one(ran, 'offline_bundle_unpack')['result']
+        self.assertEqual([f['part'] for f in result['failed_items']], [os.path.basename(parts[1])], result)
+        self.assertFalse(result['complete'])
 
 if __name__ == '__main__':
     unittest.main()
