@@ -193,6 +193,25 @@ def storage_blobs():
             for p in glob.glob(os.path.join(STORAGE, 'blobs', 'sha256', '*', '*', 'data'))}
 
 
+def stored_image_blobs(digest):
+    """The blobs of the image whose manifest (or index) is digest, read from the site registry's
+    storage: the manifests, the configs and the layers of every platform it holds."""
+    out, todo = set(), [digest]
+    while todo:
+        d = todo.pop()
+        out.add(d)
+        path = os.path.join(STORAGE, 'blobs', 'sha256', d[7:9], d[7:], 'data')
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            doc = json.load(f)
+        todo += [m['digest'] for m in doc.get('manifests', [])]
+        out |= {layer['digest'] for layer in doc.get('layers', [])}
+        if 'config' in doc:
+            out.add(doc['config']['digest'])
+    return out
+
+
 def layout_blobs(bundle):
     """The blob digests of a bundle's OCI layout (images/blobs/sha256/<hex>)."""
     return {'sha256:' + os.path.basename(p) for p in glob.glob(os.path.join(bundle, 'images', 'blobs', 'sha256', '*'))}
@@ -300,3 +319,8 @@ def down():
     demo.upstream_down()
     if os.path.isdir(GNUPG) and shutil.which('gpgconf'):
         subprocess.run(['gpgconf', '--homedir', GNUPG, '--kill', 'all'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+if __name__ == '__main__':
+    # tests/daytwo/daytwo.py up|down: build the site (and leave it running), or stop it
+    {'up': build, 'down': down}[sys.argv[1] if len(sys.argv) > 1 else 'up']()
