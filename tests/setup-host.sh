@@ -16,7 +16,7 @@
 #   AIRGAP_SKIP_APT=1 tests/setup-host.sh   # skip apt-get when every package is already installed
 set -euo pipefail
 
-packages=(ansible ansible-lint nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make
+packages=(ansible ansible-lint nginx-light sudo wget curl file python3 python3-yaml git ca-certificates make zstd
   docker-registry skopeo podman containerd openssl apache2-utils
   debootstrap dpkg-dev apt-utils debian-archive-keyring gpg gpg-agent rpm createrepo-c dnf python3-pip python3-pip-whl
   python3-setuptools-whl python3-wheel-whl

@@ -12,23 +12,33 @@ import (
 	"os"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
+	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
+	bundleforecastmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_forecast"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
+	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
 	bundlesumsmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_sums"
+	bundleunpackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_unpack"
 	filefetch "github.com/airgap-kubespray/airgap.kubespray/modules/offline_file_fetch"
 	imagepullmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_pull"
 	imagepushmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_push"
 	imagescanmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_image_scan"
+	sitestatemod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_site_state"
 	verifymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_verify"
 )
 
 // modules are the modules this binary runs; every modules/offline_*/ package is one of them.
 var modules = []*module.Module{
+	bundleapplymod.Module,
+	bundleforecastmod.Module,
 	bundleimportmod.Module,
+	bundlepackmod.Module,
 	bundlesumsmod.Module,
+	bundleunpackmod.Module,
 	filefetch.Module,
 	imagepullmod.Module,
 	imagepushmod.Module,
 	imagescanmod.Module,
+	sitestatemod.Module,
 	verifymod.Module,
 }
 

@@ -57,14 +57,8 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 		},
 	}
 	if inv.Diff && rep.Changed {
-		before, after, whole := bundlesums.DiffText(rep.Before, rep.After)
-		d := module.Diff{BeforeHeader: rep.Path, AfterHeader: rep.Path, Before: before, After: after}
-		if !whole {
-			note := fmt.Sprintf(" (over %s: only the lines that differ)", progress.Bytes(bundlesums.DiffLimit))
-			d.BeforeHeader += note
-			d.AfterHeader += note
-		}
-		res.Diff = []module.Diff{d}
+		h, b, a := bundlesums.FileDiff(rep.Path, rep.Before, rep.After)
+		res.Diff = []module.Diff{{BeforeHeader: h, AfterHeader: h, Before: b, After: a}}
 	}
 	return res, nil
 }

@@ -6,11 +6,6 @@ import (
 )
 
 func TestArgConversions(t *testing.T) {
-	for in, want := range map[any]string{1e6: "1000000", 1.5: "1.5", "abc": "abc", true: "true"} {
-		if got := headerValue(in); got != want {
-			t.Errorf("headerValue(%v) = %q, want %q", in, got, want)
-		}
-	}
 	for in, want := range map[any]os.FileMode{nil: 0o644, "0755": 0o755, "750": 0o750, 493.0: 0o755} {
 		if got, err := parseMode(in); err != nil || got != want {
 			t.Errorf("parseMode(%v) = %v, %v; want %v", in, got, err, want)

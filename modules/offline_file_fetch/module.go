@@ -6,7 +6,6 @@ package filefetch
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path"
 	"strconv"
@@ -21,19 +20,15 @@ import (
 
 // args mirrors the argument spec.
 type args struct {
-	Items         []fetch.Item    `json:"items"`
-	Dest          string          `json:"dest"`
-	Concurrency   int             `json:"concurrency"`
-	Retries       int             `json:"retries"`
-	Timeout       int             `json:"timeout"`
-	ValidateCerts bool            `json:"validate_certs"`
-	CAPath        string          `json:"ca_path"`
-	URLUsername   string          `json:"url_username"`
-	URLPassword   string          `json:"url_password"`
-	Headers       map[string]any  `json:"headers"`
-	Mirrors       []mirror.Mirror `json:"url_mirrors"`
-	Mode          any             `json:"mode"`
-	Force         bool            `json:"force"`
+	fetch.Access
+	Items       []fetch.Item    `json:"items"`
+	Dest        string          `json:"dest"`
+	Concurrency int             `json:"concurrency"`
+	Retries     int             `json:"retries"`
+	Timeout     int             `json:"timeout"`
+	Mirrors     []mirror.Mirror `json:"url_mirrors"`
+	Mode        any             `json:"mode"`
+	Force       bool            `json:"force"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -45,30 +40,20 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := fetch.NewHTTPClient(fetch.ClientOptions{
-		Timeout:  time.Duration(a.Timeout) * time.Second,
-		Insecure: !a.ValidateCerts,
-		CAPath:   a.CAPath,
-	})
+	opts, err := a.Access.Options(time.Duration(a.Timeout) * time.Second)
 	if err != nil {
 		return nil, err
 	}
 	if !a.ValidateCerts {
 		inv.Warn("validate_certs is false: TLS certificates of download servers are not checked")
 	}
-	header := http.Header{}
-	for k, v := range a.Headers {
-		header.Set(k, headerValue(v))
-	}
 	line := progress.NewLine(inv.Progress)
-	rep, err := fetch.Fetch(ctx, a.Items, fetch.Options{
-		Dest: a.Dest, Concurrency: a.Concurrency, Retries: a.Retries, Client: client,
-		Header: header, Username: a.URLUsername, Password: a.URLPassword, Mirrors: a.Mirrors,
-		Mode: mode, Force: a.Force, DryRun: inv.CheckMode,
-		OnProgress: func(p fetch.Progress) {
-			line.Update(p.Done, p.Items, p.Failed, p.Bytes, activeNote(p.Active))
-		},
-	})
+	opts.Dest, opts.Concurrency, opts.Retries, opts.Mirrors = a.Dest, a.Concurrency, a.Retries, a.Mirrors
+	opts.Mode, opts.Force, opts.DryRun = mode, a.Force, inv.CheckMode
+	opts.OnProgress = func(p fetch.Progress) {
+		line.Update(p.Done, p.Items, p.Failed, p.Bytes, activeNote(p.Active))
+	}
+	rep, err := fetch.Fetch(ctx, a.Items, opts)
 	line.Done()
 	if err != nil {
 		return nil, err
@@ -106,14 +91,6 @@ func parseMode(v any) (os.FileMode, error) {
 		return os.FileMode(n) & os.ModePerm, nil
 	}
 	return 0, fmt.Errorf("mode %v: want an octal mode such as '0644'", v)
-}
-
-// headerValue formats a header value; JSON numbers arrive as float64 and must not become "1e+06".
-func headerValue(v any) string {
-	if f, ok := v.(float64); ok {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	return fmt.Sprint(v)
 }
 
 func activeNote(urls []string) string {

@@ -360,12 +360,13 @@ def files_user():
 def mirror_vars(state, **more):
     m = state['mirror']
     v = {
+        # (a state.json from an older demo may lack push_port: `up` stops it with what it has)
+        **({'airgap_registry_push_listen': '127.0.0.1:%d' % m['push_port']} if 'push_port' in m else {}),
         'airgap_kubespray_dir': KUBESPRAY,
         'airgap_bundle_dir': BUNDLE, 'airgap_mirror_address': '127.0.0.1',
         'airgap_mirror_files_port': m['files_port'], 'airgap_mirror_registry_port': m['registry_port'],
         'airgap_files_listen_override': '127.0.0.1:%d' % m['files_port'],
         'airgap_registry_listen_override': '127.0.0.1:%d' % m['registry_port'],
-        'airgap_registry_push_listen': '127.0.0.1:%d' % m['push_port'],
         # No systemd here: started detached with a pid file (airgap_service_manager: none).
         'airgap_service_manager': 'none', 'airgap_files_user': files_user(),
         'airgap_files_state_dir': os.path.join(MIRROR, 'files-server'),

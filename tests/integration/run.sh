@@ -461,6 +461,43 @@ on_lanes() { # on_lanes "LANES": is this run's lane (AIRGAP_ANSIBLE_LANE) one of
 lane_skip() { # lane_skip NAME: say that a check does not run on this lane
   printf '%-52s SKIP (not on ansible-core %s)\n' "$1" "$AIRGAP_ANSIBLE_LANE"
 }
+
+# The pack and unpack playbooks by FQCN: a bundle whose largest file spans 64 KiB parts; the
+# parts but the last unpacked first, the first of them damaged (the run fails naming it, the
+# others are unpacked, the damaged and the missing part named as still to carry), then the good
+# first part and the last (the bundle complete, `sha256sum -c SHA256SUMS` passes, the mirror's
+# signature check announced).
+parts_playbooks() {
+  local b=$tmp/work/parts-bundle p=$tmp/work/parts carried=$tmp/work/parts-carried site=$tmp/work/parts-site first last
+  rm -rf "$b" "$p" "$carried" "$site"
+  mkdir -p "$b/files" "$b/images" "$carried"
+  head -c 200000 /dev/urandom >"$b/images/blob"
+  echo kubelet >"$b/files/kubelet"
+  (cd "$b" && sha256sum files/kubelet images/blob >SHA256SUMS)
+  ansible-playbook airgap.kubespray.pack -e airgap_part_size=64K -e "airgap_bundle_dir=$b" -e "airgap_parts_dir=$p" \
+    >"$tmp/logs/parts-pack.log" 2>&1 || { cat "$tmp/logs/parts-pack.log"; return 1; }
+  (cd "$p" && sha256sum -c PARTS.SHA256SUMS) || return 1
+  local all=("$p"/*.tar.zst) # the glob sorts: part 0001 first
+  first=${all[0]} last=${all[-1]}
+  for f in "${all[@]}"; do [ "$f" = "$last" ] || cp "$f" "$f.sha256" "$carried/"; done
+  printf 'X' | dd of="$carried/$(basename "$first")" bs=1 seek=100 conv=notrunc 2>/dev/null
+  if ansible-playbook airgap.kubespray.unpack -e "airgap_parts_dir=$carried" -e "airgap_bundle_dir=$site" \
+    >"$tmp/logs/parts-unpack-1.log" 2>&1; then
+    cat "$tmp/logs/parts-unpack-1.log"; echo "a damaged part did not fail the playbook"; return 1
+  fi
+  if ! { grep -q "Not complete yet: carry $(basename "$last"), $(basename "$first")" "$tmp/logs/parts-unpack-1.log" &&
+    grep -q "$(basename "$first"): damaged: sha256" "$tmp/logs/parts-unpack-1.log" &&
+    grep -Eq "localhost +: ok=[0-9]+ +changed=1 .*failed=1" "$tmp/logs/parts-unpack-1.log"; }; then
+    cat "$tmp/logs/parts-unpack-1.log"; echo "the damaged and the missing part are not named"; return 1
+  fi
+  cp "$first" "$first.sha256" "$last" "$last.sha256" "$carried/"
+  ansible-playbook airgap.kubespray.unpack -e "airgap_parts_dir=$carried" -e "airgap_bundle_dir=$site" \
+    >"$tmp/logs/parts-unpack-2.log" 2>&1 || { cat "$tmp/logs/parts-unpack-2.log"; return 1; }
+  grep -q "is complete. The mirror playbook checks its signature" "$tmp/logs/parts-unpack-2.log" ||
+    { cat "$tmp/logs/parts-unpack-2.log"; return 1; }
+  (cd "$site" && sha256sum --strict -c SHA256SUMS)
+}
+
 check "offline_file_fetch target (facts gathered)" facts_gathered
 if on_lanes "${AIRGAP_MIRROR_LANES:-2.14 2.18 2.19}"; then
   check "files_server and registry roles (no service manager)" mirror_services
@@ -477,6 +514,12 @@ check "offline_image_pull/push targets (real registries)" images_target
 check "playbook airgap.kubespray.fetch_files with files.list" fetch_files_playbook
 check "dispatch: uname, unsupported, delegate_to" dispatch
 check "dispatch: missing per-arch binary" missing_binary
+# (tests/daytwo packs and unpacks a real bundle on 2.18: here the playbooks on the other lines)
+if on_lanes "${AIRGAP_PARTS_LANES:-2.14 2.19}"; then
+  check "playbooks airgap.kubespray.pack and unpack" parts_playbooks
+else
+  lane_skip "playbooks airgap.kubespray.pack and unpack"
+fi
 
 # --- summary -------------------------------------------------------------------------------------
 echo

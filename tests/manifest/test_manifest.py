@@ -679,6 +679,7 @@ class DownloadPipeline(unittest.TestCase):
             bundle = extra['airgap_bundle_dir']
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed', 'items'),
                              {'fetched': len(calico['files']), 'skipped': 0, 'failed': 0, 'items': len(calico['files'])})
+            self.forecast_bounds(out, bundle)
             n_images = len({(i['source'], i.get('digest') or '') for i in calico['images'] + calico['mirror_images']})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed', 'images'),
                              {'pulled': n_images, 'imported': 0, 'skipped': 0, 'failed': 0, 'images': n_images})
@@ -705,6 +706,9 @@ class DownloadPipeline(unittest.TestCase):
             out = download()
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
                              {'fetched': 0, 'skipped': len(calico['files']), 'failed': 0})
+            forecast = self.forecast_bounds(out, bundle)
+            self.assertEqual((forecast['needed_bytes'], sorted({f['status'] for f in forecast['files']})), (0, ['in_place']),
+                             'a rerun over a complete bundle forecast bytes to fetch')
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
                              {'pulled': 0, 'imported': 0, 'skipped': n_images, 'failed': 0})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('ok', 'ok'),
@@ -721,6 +725,7 @@ class DownloadPipeline(unittest.TestCase):
             out = download()
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
+            self.forecast_bounds(out, bundle)
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
                              {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
@@ -744,6 +749,26 @@ class DownloadPipeline(unittest.TestCase):
         finally:
             subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
             subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
+
+    def forecast_bounds(self, p, bundle):
+        """offline_bundle_forecast's result in run p, checked against what the run then fetched and
+        pulled: the files' bytes exactly (nginx answers HEAD with their length), the images forecast
+        to pull exactly those pulled (of the images known before the scan), their bytes within what the
+        layout's blobs hold; the summary shows the forecast."""
+        got = results.one(p.results, 'offline_bundle_forecast')['result']
+        fetched = [i for i in results.one(p.results, 'offline_file_fetch')['result']['items'] if i['status'] == 'fetched']
+        self.assertEqual((got['files_bytes'], got['unknown'], got['short_bytes']), (sum(i['size'] for i in fetched), [], 0), got['msg'])
+        self.assertEqual(sorted(f['path'] for f in got['files'] if f['status'] == 'to_fetch'), sorted(i['path'] for i in fetched))
+        pulled = {i['source'] for i in results.one(p.results, 'offline_image_pull')['result']['images'] if i['status'] == 'pulled'}
+        self.assertLessEqual({i['source'] for i in got['images'] if i['status'] == 'to_pull'}, pulled)
+        self.assertFalse({i['source'] for i in got['images'] if i['status'] == 'in_place'} & pulled, 'pulled, though forecast in place')
+        blobs = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(bundle, 'images', 'blobs')) for f in fs)
+        self.assertLessEqual(got['images_bytes'], blobs)
+        self.assertEqual(got['images_bytes'] > 0, any(i['status'] == 'to_pull' for i in got['images']))
+        self.assertEqual(got['needed_bytes'], got['files_bytes'] + got['images_bytes'])
+        self.assertGreater(got['free_bytes'], got['needed_bytes'])
+        self.assertIn('space: ' + got['msg'], p.stdout)
+        return got
 
     def sums(self, p, bundle):
         """offline_bundle_sums' result in run p, checked against the SHA256SUMS it wrote."""

@@ -28,6 +28,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/atomicfile"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/verified"
 )
 
@@ -71,6 +72,31 @@ type entry struct {
 	err    error
 }
 
+// Sum is one file of a walk with its sha256.
+type Sum struct {
+	Path   string // relative to the folder walked
+	SHA256 string // lowercase hex
+	Size   int64
+}
+
+// Files walks opts.Dir as Write does (every regular file but dot files and files in dot folders,
+// each folder's files before its subfolders, a symbolic link never followed but named in the
+// report's LeftOut) and gives each file's sha256: from its digest record while that is valid,
+// else read (and recorded, unless opts.Check). Unlike Write, it keeps a top-level SHA256SUMS:
+// the folder need not be a bundle. The report counts what was read; it writes no file.
+func Files(ctx context.Context, opts Options) ([]Sum, *Report, error) {
+	root := filepath.Clean(opts.Dir)
+	files, rep, err := digests(ctx, root, opts, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Sum, len(files))
+	for i, e := range files {
+		out[i] = Sum{Path: e.rel, SHA256: e.sha256, Size: e.fi.Size()}
+	}
+	return out, rep, nil
+}
+
 // Write walks opts.Dir and writes opts.Dir/SHA256SUMS when its content changes, atomically.
 func Write(ctx context.Context, opts Options) (*Report, error) {
 	root := filepath.Clean(opts.Dir)
@@ -85,10 +111,40 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("bundle folder %s is not a folder", root)
 	}
-	rep := &Report{Path: filepath.Join(root, Name), LeftOut: []LeftOut{}}
-	var files []*entry
-	if err := walk(root, "", &files, rep); err != nil {
+	files, rep, err := digests(ctx, root, opts, true)
+	if err != nil {
 		return nil, err
+	}
+	rep.Path = filepath.Join(root, Name)
+
+	var out strings.Builder
+	for _, e := range files {
+		out.WriteString(Line(e.sha256, e.rel))
+	}
+	rep.After = out.String()
+	old, err := os.ReadFile(rep.Path)
+	switch {
+	case err == nil:
+		rep.Before = string(old)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("reading %s: %w", rep.Path, err)
+	}
+	rep.Changed = err != nil || rep.Before != rep.After
+	if rep.Changed && !opts.Check {
+		if err := atomicfile.Write(rep.Path, []byte(rep.After), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// digests walks root (leaving out its top-level SHA256SUMS when skipSums) and finds every
+// file's sha256: from its record, else read with opts.Concurrency files at once.
+func digests(ctx context.Context, root string, opts Options, skipSums bool) ([]*entry, *Report, error) {
+	rep := &Report{LeftOut: []LeftOut{}}
+	var files []*entry
+	if err := walk(root, "", skipSums, &files, rep); err != nil {
+		return nil, nil, err
 	}
 
 	var misses []*entry
@@ -123,34 +179,15 @@ func Write(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
 	rep.Hashed, rep.BytesHashed, rep.Files = len(misses), hashedBytes.Load(), len(files)
-
-	var out strings.Builder
-	for _, e := range files {
-		out.WriteString(Line(e.sha256, e.rel))
-	}
-	rep.After = out.String()
-	old, err := os.ReadFile(rep.Path)
-	switch {
-	case err == nil:
-		rep.Before = string(old)
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("reading %s: %w", rep.Path, err)
-	}
-	rep.Changed = err != nil || rep.Before != rep.After
-	if rep.Changed && !opts.Check {
-		if err := atomicfile.Write(rep.Path, []byte(rep.After), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	return rep, nil
+	return files, rep, nil
 }
 
-// walk lists dir's regular files (rel: dir relative to the bundle): its own files, sorted,
-// then each subfolder's, sorted.
-func walk(root, rel string, files *[]*entry, rep *Report) error {
+// walk lists dir's regular files (rel: dir relative to the root): its own files, sorted,
+// then each subfolder's, sorted; the root's SHA256SUMS left out when skipSums.
+func walk(root, rel string, skipSums bool, files *[]*entry, rep *Report) error {
 	dir := filepath.Join(root, rel)
 	des, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
@@ -160,7 +197,7 @@ func walk(root, rel string, files *[]*entry, rep *Report) error {
 	for _, de := range des {
 		name := de.Name()
 		r := filepath.Join(rel, name)
-		if strings.HasPrefix(name, ".") || (rel == "" && name == Name) {
+		if strings.HasPrefix(name, ".") || (skipSums && rel == "" && name == Name) {
 			continue
 		}
 		switch t := de.Type(); {
@@ -183,7 +220,7 @@ func walk(root, rel string, files *[]*entry, rep *Report) error {
 	}
 	sort.Strings(subdirs)
 	for _, d := range subdirs {
-		if err := walk(root, d, files, rep); err != nil {
+		if err := walk(root, d, skipSums, files, rep); err != nil {
 			return err
 		}
 	}
@@ -255,6 +292,17 @@ func DiffText(before, after string) (b, a string, whole bool) {
 		return before, after, true
 	}
 	return onlyIn(before, after), onlyIn(after, before), false
+}
+
+// FileDiff is what a module's diff of a text file (SHA256SUMS, a site state) shows: DiffText's
+// two sides, and the header both carry, the file's path, saying when only the lines that differ
+// are shown.
+func FileDiff(path, before, after string) (header, b, a string) {
+	b, a, whole := DiffText(before, after)
+	if !whole {
+		return fmt.Sprintf("%s (over %s: only the lines that differ)", path, progress.Bytes(DiffLimit)), b, a
+	}
+	return path, b, a
 }
 
 // onlyIn is the lines of s that other lacks, in s's order, capped at diffLines.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -204,9 +205,41 @@ func (p *puller) pullWithRetries(ctx context.Context, img Image, r *Result) {
 }
 
 func (p *puller) pull(ctx context.Context, img Image, r *Result) error {
-	source, err := imagename.Normalize(img.Source)
+	ref, pinned, current, err := p.resolve(ctx, img, r)
+	if err != nil || current {
+		return err
+	}
+	if p.opts.DryRun {
+		r.Status = StatusWouldPull
+		return nil
+	}
+	pullRef := pullRef(r)
+	desc, err := remote.Get(ref, p.opts.Client.Remote(ctx)...)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", pullRef, err)
+	}
+	if desc.Digest.String() != r.SourceDigest {
+		return fmt.Errorf("%s changed while pulling (%s, then %s)", pullRef, r.SourceDigest, desc.Digest)
+	}
+	entry, err := p.write(ctx, desc, pinned, r)
 	if err != nil {
 		return err
+	}
+	if err := p.store.Put(r.Source, desc.Digest.String(), entry); err != nil {
+		return err
+	}
+	r.Status, r.Digest, r.MediaType = StatusPulled, entry.Digest.String(), string(entry.MediaType)
+	return nil
+}
+
+// resolve works out img's reference (normalized into r.Source, after mirrors into r.PullRef)
+// and, unless the layout holds the pinned digest, asks the registry what it resolves to
+// (r.SourceDigest). current means the layout already has the image as the registry serves it
+// (r is then the skipped result); pinned, that a digest was pinned (the index is kept whole).
+func (p *puller) resolve(ctx context.Context, img Image, r *Result) (ref name.Reference, pinned, current bool, err error) {
+	source, err := imagename.Normalize(img.Source)
+	if err != nil {
+		return nil, false, false, err
 	}
 	r.Source = source
 	pin := img.Digest
@@ -217,52 +250,42 @@ func (p *puller) pull(ctx context.Context, img Image, r *Result) error {
 	if pullRef != source {
 		r.PullRef = pullRef
 	}
-	ref, err := p.opts.Client.Reference(pullRef)
-	if err != nil {
-		return err
+	if ref, err = p.opts.Client.Reference(pullRef); err != nil {
+		return nil, false, false, err
 	}
-	existing, have, err := p.store.Lookup(source)
-	if err != nil {
-		return err
+	var existing v1.Descriptor
+	have := false
+	if p.store != nil {
+		if existing, have, err = p.store.Lookup(source); err != nil {
+			return nil, false, false, err
+		}
 	}
 	// A pinned digest never changes: if the layout has it, nothing needs asking.
 	if have && pin != "" && existing.Annotations[ocistore.AnnotationSourceDigest] == pin {
 		p.skipped(r, existing)
-		return nil
+		return ref, true, true, nil
 	}
-	ropts := p.opts.Client.Remote(ctx)
-	head, err := remote.Head(ref, ropts...)
+	head, err := remote.Head(ref, p.opts.Client.Remote(ctx)...)
 	if err != nil {
-		return fmt.Errorf("resolving %s: %w", pullRef, err)
+		return nil, false, false, fmt.Errorf("resolving %s: %w", pullRef, err)
 	}
 	if pin != "" && head.Digest.String() != pin {
-		return fmt.Errorf("%w: pinned %s, but %s resolves to %s", ErrDigestMismatch, pin, pullRef, head.Digest)
+		return nil, false, false, fmt.Errorf("%w: pinned %s, but %s resolves to %s", ErrDigestMismatch, pin, pullRef, head.Digest)
 	}
 	r.SourceDigest = head.Digest.String()
 	if have && existing.Annotations[ocistore.AnnotationSourceDigest] == head.Digest.String() {
 		p.skipped(r, existing)
-		return nil
+		return ref, pin != "", true, nil
 	}
-	if p.opts.DryRun {
-		r.Status = StatusWouldPull
-		return nil
+	return ref, pin != "", false, nil
+}
+
+// pullRef is the reference r is pulled by: after mirrors.
+func pullRef(r *Result) string {
+	if r.PullRef != "" {
+		return r.PullRef
 	}
-	desc, err := remote.Get(ref, ropts...)
-	if err != nil {
-		return fmt.Errorf("fetching %s: %w", pullRef, err)
-	}
-	if desc.Digest != head.Digest {
-		return fmt.Errorf("%s changed while pulling (%s, then %s)", pullRef, head.Digest, desc.Digest)
-	}
-	entry, err := p.write(ctx, desc, pin != "", r)
-	if err != nil {
-		return err
-	}
-	if err := p.store.Put(source, desc.Digest.String(), entry); err != nil {
-		return err
-	}
-	r.Status, r.Digest, r.MediaType = StatusPulled, entry.Digest.String(), string(entry.MediaType)
-	return nil
+	return r.Source
 }
 
 func (p *puller) skipped(r *Result, d v1.Descriptor) {
@@ -292,19 +315,11 @@ func (p *puller) write(ctx context.Context, desc *remote.Descriptor, keepWhole b
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("reading index: %w", err)
 	}
-	var keep []v1.Descriptor
-	for _, m := range im.Manifests {
-		if keepWhole || p.wanted(m.Platform) {
-			keep = append(keep, m)
-		}
-	}
-	if len(keep) == 0 {
-		return v1.Descriptor{}, fmt.Errorf("no image for %s in the index (it has %s)", platform.Names(p.opts.Platforms), platforms(im.Manifests))
+	keep, err := children(im, keepWhole, p.opts.Platforms)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 	for _, m := range keep {
-		if !m.MediaType.IsImage() {
-			return v1.Descriptor{}, fmt.Errorf("nested index %s is not supported", m.Digest)
-		}
 		img, err := idx.Image(m.Digest)
 		if err != nil {
 			return v1.Descriptor{}, fmt.Errorf("reading %s image: %w", platform.Name(m.Platform), err)
@@ -430,7 +445,25 @@ func (p *puller) blob(ctx context.Context, d v1.Hash, size int64, write func() (
 	return nil
 }
 
-func (p *puller) wanted(pl *v1.Platform) bool { return platform.Match(pl, p.opts.Platforms) }
+// children are the images of an index that a pull stores: those of the wanted platforms, or
+// every one when the index is kept whole (pinned).
+func children(im *v1.IndexManifest, keepWhole bool, wanted []v1.Platform) ([]v1.Descriptor, error) {
+	var keep []v1.Descriptor
+	for _, m := range im.Manifests {
+		if keepWhole || platform.Match(m.Platform, wanted) {
+			keep = append(keep, m)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("no image for %s in the index (it has %s)", platform.Names(wanted), platforms(im.Manifests))
+	}
+	for _, m := range keep {
+		if !m.MediaType.IsImage() {
+			return nil, fmt.Errorf("nested index %s is not supported", m.Digest)
+		}
+	}
+	return keep, nil
+}
 
 func platforms(ms []v1.Descriptor) string {
 	var s []string

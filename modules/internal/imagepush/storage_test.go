@@ -13,7 +13,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -21,44 +20,10 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagename"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/imagepush"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore/ocistoretest"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regstore"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/tagmerge"
 )
-
-// writeLayout writes images (reference -> image or index) into an OCI layout as
-// offline_image_pull would, and returns it.
-func writeLayout(t *testing.T, dir string, images map[string]any) *ocistore.Store {
-	t.Helper()
-	store, err := ocistore.Open(dir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lp := layout.Path(dir)
-	for ref, x := range images {
-		var err error
-		switch x := x.(type) {
-		case v1.Image:
-			err = lp.WriteImage(x)
-		case v1.ImageIndex:
-			err = lp.WriteIndex(x)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := x.(interface {
-			MediaType() (types.MediaType, error)
-			Digest() (v1.Hash, error)
-			Size() (int64, error)
-		})
-		mt, _ := m.MediaType()
-		d, _ := m.Digest()
-		n, _ := m.Size()
-		if err := store.Put(ref, "", v1.Descriptor{MediaType: mt, Digest: d, Size: n}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return store
-}
 
 func imageOn(t *testing.T, arch string, layers ...v1.Layer) v1.Image {
 	t.Helper()
@@ -128,7 +93,7 @@ func TestFillWritesTheRegistrysStorage(t *testing.T) {
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
 	work := t.TempDir()
-	store := writeLayout(t, filepath.Join(work, "layout"), map[string]any{
+	store := ocistoretest.WriteLayout(t, filepath.Join(work, "layout"), map[string]any{
 		"registry.k8s.io/kube-proxy:v1.35.4":     proxy,
 		"registry.k8s.io/kube-apiserver:v1.35.4": apiserver,
 		"registry.k8s.io/pause:3.10.1":           idx,
@@ -197,7 +162,7 @@ func TestFillCorruptBlobWritesNothingOfItsImage(t *testing.T) {
 	bad := imageOn(t, "amd64", own)
 	good := imageOn(t, "amd64", layer(t, 32<<10))
 	work := t.TempDir()
-	store := writeLayout(t, filepath.Join(work, "layout"), map[string]any{
+	store := ocistoretest.WriteLayout(t, filepath.Join(work, "layout"), map[string]any{
 		"quay.io/calico/node:v3.31.5": bad, "registry.k8s.io/pause:3.10.1": good})
 	d, _ := own.Digest()
 	p := store.BlobPath(d)
@@ -239,8 +204,8 @@ func TestFillMergesPlatformsIntoOneTag(t *testing.T) {
 	dir := filepath.Join(work, "storage")
 	amd, arm, other := imageOn(t, "amd64", layer(t, 8<<10)), imageOn(t, "arm64", layer(t, 8<<10)), imageOn(t, "amd64", layer(t, 8<<10))
 	ref := "registry.k8s.io/pause:3.10.1"
-	fill(t, writeLayout(t, filepath.Join(work, "amd"), map[string]any{ref: amd}), dir, imagepush.FillOptions{})
-	armStore := writeLayout(t, filepath.Join(work, "arm"), map[string]any{ref: arm})
+	fill(t, ocistoretest.WriteLayout(t, filepath.Join(work, "amd"), map[string]any{ref: amd}), dir, imagepush.FillOptions{})
+	armStore := ocistoretest.WriteLayout(t, filepath.Join(work, "arm"), map[string]any{ref: arm})
 	rep := fill(t, armStore, dir, imagepush.FillOptions{})
 	if rep.Count(imagepush.StatusPushed) != 1 {
 		t.Fatalf("arm64 fill %+v", rep.Images)
@@ -272,7 +237,7 @@ func TestFillMergesPlatformsIntoOneTag(t *testing.T) {
 	if again := fill(t, armStore, dir, imagepush.FillOptions{}); again.Changed() {
 		t.Errorf("refill of the merged platform %+v: want skipped", again.Images)
 	}
-	otherStore := writeLayout(t, filepath.Join(work, "other"), map[string]any{ref: other})
+	otherStore := ocistoretest.WriteLayout(t, filepath.Join(work, "other"), map[string]any{ref: other})
 	rep = fill(t, otherStore, dir, imagepush.FillOptions{})
 	od, _ := other.Digest()
 	ad, _ := amd.Digest()
@@ -292,7 +257,7 @@ func TestFillMergesPlatformsIntoOneTag(t *testing.T) {
 // Check mode plans and writes nothing, not even the storage folder.
 func TestFillDryRunWritesNothing(t *testing.T) {
 	work := t.TempDir()
-	store := writeLayout(t, filepath.Join(work, "layout"), map[string]any{"registry.k8s.io/pause:3.10.1": imageOn(t, "amd64", layer(t, 8<<10))})
+	store := ocistoretest.WriteLayout(t, filepath.Join(work, "layout"), map[string]any{"registry.k8s.io/pause:3.10.1": imageOn(t, "amd64", layer(t, 8<<10))})
 	dir := filepath.Join(work, "storage")
 	rep := fill(t, store, dir, imagepush.FillOptions{DryRun: true})
 	if rep.Count(imagepush.StatusWouldPush) != 1 || rep.Images[0].Target != "pause:3.10.1" {

@@ -37,6 +37,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/freespace"
 )
 
 const (
@@ -507,15 +509,7 @@ func randName() string {
 }
 
 // existing is the storage folder, or its nearest existing parent when it does not exist yet.
-func (s *Storage) existing() string {
-	d := s.dir
-	for {
-		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
-			return d
-		}
-		d = filepath.Dir(d)
-	}
-}
+func (s *Storage) existing() string { return freespace.Existing(s.dir) }
 
 // SameFilesystem reports whether the file src is on the storage's filesystem (so that it can
 // be hard-linked).
@@ -532,14 +526,4 @@ func (s *Storage) SameFilesystem(src string) bool {
 }
 
 // Free returns the bytes available to this process on the storage's filesystem.
-func (s *Storage) Free() (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(s.existing(), &st); err != nil {
-		return 0, fmt.Errorf("reading the free space of %s: %w", s.dir, err)
-	}
-	unit := st.Frsize // the unit of the block counts; f_bsize on old kernels
-	if unit <= 0 {
-		unit = st.Bsize
-	}
-	return int64(st.Bavail) * unit, nil
-}
+func (s *Storage) Free() (int64, error) { return freespace.Of(s.dir) }
