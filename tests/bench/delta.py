@@ -11,7 +11,8 @@ for comparison, and prints:
   tests/bench/parts.sh FOLDER (written with the pack playbook) times both and prints its own table.
 
 Settings (environment): BENCH_DIR (default /tmp/airgap-bench-delta), BENCH_SCALE (layer size
-multiplier of the synthetic images, default 0.05: about 60 MB of layers per version).
+multiplier of the synthetic images, default 0.05: about 60 MB of layers per version), PARTS_SIZE
+(the part size parts.sh packs with, default 16M).
 Run on lane 2.18 (make bench-delta does). Exits 1 when a step fails or the delta is not smaller.
 """
 import os
@@ -78,7 +79,8 @@ def main():
         print('')
         print('== pack + unpack vs tar + zstd: %s' % folder)
         sys.stdout.flush()
-        rc |= subprocess.run([parts, folder]).returncode
+        env = dict(os.environ, BENCH_DIR=os.path.join(daytwo.DIR, 'parts-bench'), PARTS_SIZE=os.environ.get('PARTS_SIZE', '16M'))
+        rc |= subprocess.run([parts, folder], env=env).returncode
     return rc
 
 
