@@ -13,6 +13,7 @@ import (
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	bundleapplymod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_apply"
+	bundledeltamod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_delta"
 	bundleforecastmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_forecast"
 	bundleimportmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_import"
 	bundlepackmod "github.com/airgap-kubespray/airgap.kubespray/modules/offline_bundle_pack"
@@ -32,6 +33,7 @@ var modules = []*module.Module{
 	bundleforecastmod.Module,
 	bundleimportmod.Module,
 	bundlepackmod.Module,
+	bundledeltamod.Module,
 	bundlesumsmod.Module,
 	bundleunpackmod.Module,
 	filefetch.Module,

@@ -244,7 +244,7 @@ func TestAnsibleArgumentErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown option", map[string]any{"items": []any{item}, "bogus": 1},
-			"Unsupported parameters for (offline_file_fetch) module: bogus. Supported parameters include: ca_path, concurrency, dest, force, headers, items, mode, retries, timeout, url_mirrors, url_password, url_username, validate_certs."},
+			"Unsupported parameters for (offline_file_fetch) module: bogus. Supported parameters include: ca_path, concurrency, dest, force, headers, items, mode, retries, site_state, timeout, url_mirrors, url_password, url_username, validate_certs."},
 		{"unknown item key", map[string]any{"items": []any{map[string]any{"url": up.url("/f"), "sha": "x"}}},
 			"Unsupported parameters for (offline_file_fetch) module: items.sha"},
 		{"missing dest", map[string]any{"items": []any{item}, "dest": nil},

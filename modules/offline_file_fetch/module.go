@@ -16,6 +16,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/mirror"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/module"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
 // args mirrors the argument spec.
@@ -29,6 +30,7 @@ type args struct {
 	Mirrors     []mirror.Mirror `json:"url_mirrors"`
 	Mode        any             `json:"mode"`
 	Force       bool            `json:"force"`
+	SiteState   string          `json:"site_state"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -47,9 +49,15 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if !a.ValidateCerts {
 		inv.Warn("validate_certs is false: TLS certificates of download servers are not checked")
 	}
+	var site *sitestate.State
+	if a.SiteState != "" {
+		if site, _, err = sitestate.Load(a.SiteState); err != nil {
+			return nil, err
+		}
+	}
 	line := progress.NewLine(inv.Progress)
 	opts.Dest, opts.Concurrency, opts.Retries, opts.Mirrors = a.Dest, a.Concurrency, a.Retries, a.Mirrors
-	opts.Mode, opts.Force, opts.DryRun = mode, a.Force, inv.CheckMode
+	opts.Mode, opts.Force, opts.DryRun, opts.Site = mode, a.Force, inv.CheckMode, site
 	opts.OnProgress = func(p fetch.Progress) {
 		line.Update(p.Done, p.Items, p.Failed, p.Bytes, activeNote(p.Active))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/ocistore"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
 type args struct {
@@ -27,6 +28,7 @@ type args struct {
 	Retries     int               `json:"retries"`
 	Timeout     int               `json:"timeout"`
 	Archives    []string          `json:"archives"`
+	SiteState   string            `json:"site_state"`
 }
 
 func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
@@ -41,6 +43,13 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 			return nil, err
 		}
 		platforms = append(platforms, pl)
+	}
+	var site *sitestate.State
+	if a.SiteState != "" {
+		var err error
+		if site, _, err = sitestate.Load(a.SiteState); err != nil {
+			return nil, err
+		}
 	}
 	client, err := a.Access.Client(inv.Secret, 0, time.Duration(a.Timeout)*time.Second)
 	if err != nil {
@@ -70,7 +79,7 @@ func run(ctx context.Context, inv *module.Invocation) (*module.Result, error) {
 	if len(a.Images) > 0 {
 		pulled, err := imagepull.Pull(ctx, store, a.Images, imagepull.Options{
 			Platforms: platforms, Mirrors: a.Mirrors, Client: client, Concurrency: a.Concurrency,
-			Retries: a.Retries, DryRun: inv.CheckMode, OnProgress: onProgress,
+			Retries: a.Retries, DryRun: inv.CheckMode, Site: site, OnProgress: onProgress,
 		})
 		line.Done()
 		if err != nil {

@@ -34,6 +34,7 @@ var Module = &module.Module{
 			"docker-save bundles to import into the layout instead of pulling: kubespray-offline's C(images/) folder (C(*.tar.gz)), single docker-save tarballs, or contrib/offline's C(container-images.tar.gz) (with its C(container-images.txt)).",
 			"Their layers are gzipped on import; the registry's original digests are not in a docker-save bundle.",
 		}},
+		module.SiteState(),
 	})},
 	Doc: module.Doc{
 		ShortDescription: "Pull container images into an OCI image layout, without a container runtime",
@@ -44,6 +45,7 @@ var Module = &module.Module{
 		},
 		Notes: []string{
 			"In check mode the registries are asked which images changed (HEAD requests), and nothing is written.",
+			"With C(site_state), a layer the site's registry already holds is not written into the layout (which is then sparse, a delta bundle's): manifests, indexes and configs always are. An image whose only missing blobs are such layers counts as complete, so a rerun skips it; an image missing any other blob is pulled again. C(archives) are imported whole.",
 			"As a command-line tool, C(offline_image_pull --list images.list --dest DIR) reads contrib/offline's C(images.list), a YAML list, or C(manifest.yaml).",
 		},
 		SeeAlso:   []string{"airgap.kubespray.offline_image_push"},
@@ -83,17 +85,21 @@ var Module = &module.Module{
 				{Name: "source_digest", Description: "Digest the registry served (differs from C(digest) when an index was filtered).", Returned: "success", Type: "str"},
 				{Name: "status", Description: "C(pulled), C(imported), C(skipped), C(failed), or C(would_pull) in check mode.", Returned: "always", Type: "str"},
 				{Name: "bytes", Description: "Blob bytes written for this image (a blob shared with another image counts once).", Returned: "always", Type: "int"},
+				{Name: "left_out", Description: "The image's layers (digests) the layout lacks because the C(site_state) says the site's registry holds them.", Returned: "when some were left out", Type: "list", Elements: "str"},
+				{Name: "left_out_bytes", Description: "Their bytes.", Returned: "when some were left out", Type: "int"},
 				{Name: "msg", Description: "Why the image failed.", Returned: "when failed", Type: "str"},
 			}},
-			{Name: "totals", Description: "Counts (images, pulled, imported, skipped, failed), bytes written and seconds.", Returned: "always", Type: "dict"},
+			{Name: "totals", Description: "Counts (images, pulled, imported, skipped, failed), bytes written and seconds; C(left_out) and C(left_out_bytes), the layers left out because the site holds them (each counted once) and their bytes.", Returned: "always", Type: "dict"},
 			{Name: "failed_items", Description: "The failed images (source, msg).", Returned: "always", Type: "list", Elements: "dict"},
 		},
 	},
 }
 
 // listFlag adds --list FILE: contrib/offline's images.list (one reference a line), a YAML list
-// of references or {source, digest}, or a manifest.yaml (its images).
-var listFlag = module.ListFile{Option: "images", Key: "source",
+// of references or {source, digest}, or a manifest.yaml (its images, of every view).
+var listFlag = listFile.Flag
+
+var listFile = module.ListFile{Option: "images", Key: "source",
 	Usage: "read images from FILE: contrib/offline's images.list (one reference a line), a YAML list, or airgap.kubespray's manifest.yaml",
 	List: func(doc any) any {
 		if m, ok := doc.(map[string]any); ok {
@@ -109,4 +115,4 @@ var listFlag = module.ListFile{Option: "images", Key: "source",
 		}
 		return img
 	},
-}.Flag
+}

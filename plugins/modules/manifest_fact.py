@@ -13,6 +13,9 @@ description:
   - Sets the fact O(name) to a manifest (docs/manifest.md) - merged from per-class evaluations of Kubespray
     (results of M(airgap.kubespray.kubespray_downloads)), read from a C(manifest.yaml), or extended with the images
     M(airgap.kubespray.offline_image_scan) found.
+  - Then, with O(union), united with other C(manifest.yaml) files - their views side by side, each item naming the views it
+    belongs to, a later manifest replacing a view of the same name - and, with O(views), narrowed to some views
+    (docs/manifest.md, docs/day-two.md).
   - The manifest carries Kubespray templates (C(offline_vars)) that only Kubespray renders; the fact keeps them as they
     are, which C(ansible.builtin.set_fact) does not on ansible-core 2.17 and 2.18.
   - Runs on the controller; connects to nothing.
@@ -55,6 +58,25 @@ options:
   registry:
     description: With O(manifest), the registry the nodes pull from (verify's offline view); images found are checked there.
     type: str
+  view:
+    description:
+      - With O(evaluations), the name of the view the manifest is (letters, digits, C(.), C(_), C(-)).
+      - Default C(kubespray-<kubespray_version>-k8s-<kube_version>).
+    type: str
+  kubespray_version:
+    description: With O(evaluations), Kubespray's version, recorded in the view.
+    type: str
+  union:
+    description:
+      - Unite the manifest (of O(evaluations), O(path) or O(manifest); or none) with these C(manifest.yaml) files, in order.
+      - A later manifest's view replaces an earlier one of the same name. Two views giving one file (by C(path)) or image (by
+        C(source)) different data (checksum or url; digest or target) fail, naming the item and the views.
+    type: list
+    elements: path
+  views:
+    description: Keep only these views (names); a name the manifest does not hold fails, listing the ones it holds.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - airgap.kubespray.controller
 '''
@@ -64,6 +86,18 @@ EXAMPLES = r'''
   airgap.kubespray.manifest_fact:
     name: bundle_manifest
     path: /srv/airgap-bundle/manifest.yaml
+
+- name: The site's manifest with a delta's views on top (a view of the same name replaced)
+  airgap.kubespray.manifest_fact:
+    name: site_manifest
+    path: /srv/airgap-bundle/manifest.yaml
+    union: [/media/delta/manifest.yaml]
+
+- name: One view of the bundle's manifest
+  airgap.kubespray.manifest_fact:
+    name: old_view
+    path: /srv/airgap-bundle/manifest.yaml
+    views: [kubespray-2.30.0-k8s-1.34.3]
 '''
 
 RETURN = r'''

@@ -86,6 +86,12 @@ options:
       - Download every file again even when a verified copy is in place.
     type: bool
     default: false
+  site_state:
+    description:
+      - 'A site state file (written on the offline admin node by the C(airgap.kubespray.site_state) playbook, checked
+        against the C(.sha256) file beside it): what the site already holds is left out, so that the bundle carries only
+        what the site lacks (a delta).'
+    type: path
 attributes:
   check_mode:
     support: full
@@ -107,6 +113,9 @@ notes:
   - 'The same binary runs as a command-line tool: C(offline_file_fetch --help).'
   - In check mode nothing is downloaded or written; items not yet in place are reported with status C(would_fetch).
   - With C(--diff), the diff lists the paths that are (or would be) fetched.
+  - With C(site_state), an item whose file the site serves at the same path with the same sha256 is not fetched when
+    nothing is at its path, and is reported with status C(held); an item without a sha256 checksum is always fetched. A
+    file already in place is kept and checked as usual, so start a delta in its own C(dest).
   - As a command-line tool, C(offline_file_fetch --list files.list --dest DIR -j 8) reads contrib/offline's
     C(files.list) (one URL a line) or a YAML list of items, and shows progress on a terminal.
 seealso:
@@ -172,16 +181,17 @@ items:
       returned: always
       type: str
     status:
-      description: C(fetched), C(skipped) (already in place and verified), C(failed), or C(would_fetch) in check mode.
+      description: 'C(fetched), C(skipped) (already in place and verified), C(held) (not fetched: the C(site_state) says
+        the site serves it), C(failed), or C(would_fetch) in check mode.'
       returned: always
       type: str
     size:
-      description: Size in bytes.
+      description: Size in bytes (when held, as the site state gives it).
       returned: always
       type: int
     sha256:
-      description: sha256 of the file in place.
-      returned: when fetched or skipped
+      description: sha256 of the file in place (when held, the one the site serves).
+      returned: when fetched, skipped or held
       type: str
     resumed:
       description: Whether a partial download was continued.
@@ -207,6 +217,7 @@ totals:
     bytes: 153092096
     failed: 0
     fetched: 3
+    held: 0
     items: 20
     seconds: 2.4
     skipped: 17
@@ -241,6 +252,7 @@ ARGUMENT_SPEC = {
     }},
     'mode': {'type': 'raw', 'default': '0644'},
     'force': {'type': 'bool', 'default': False},
+    'site_state': {'type': 'path'},
 }
 
 

@@ -86,6 +86,12 @@ options:
     type: list
     elements: path
     default: []
+  site_state:
+    description:
+      - 'A site state file (written on the offline admin node by the C(airgap.kubespray.site_state) playbook, checked
+        against the C(.sha256) file beside it): what the site already holds is left out, so that the bundle carries only
+        what the site lacks (a delta).'
+    type: path
 attributes:
   check_mode:
     support: full
@@ -106,6 +112,10 @@ notes:
   - The target's remote tmp dir must allow executing files (not mounted C(noexec)).
   - 'The same binary runs as a command-line tool: C(offline_image_pull --help).'
   - In check mode the registries are asked which images changed (HEAD requests), and nothing is written.
+  - 'With C(site_state), a layer the site''s registry already holds is not written into the layout (which is then
+    sparse, a delta bundle''s): manifests, indexes and configs always are. An image whose only missing blobs are such
+    layers counts as complete, so a rerun skips it; an image missing any other blob is pulled again. C(archives) are
+    imported whole.'
   - As a command-line tool, C(offline_image_pull --list images.list --dest DIR) reads contrib/offline's C(images.list),
     a YAML list, or C(manifest.yaml).
 seealso:
@@ -175,12 +185,23 @@ images:
       description: Blob bytes written for this image (a blob shared with another image counts once).
       returned: always
       type: int
+    left_out:
+      description: The image's layers (digests) the layout lacks because the C(site_state) says the site's registry
+        holds them.
+      returned: when some were left out
+      type: list
+      elements: str
+    left_out_bytes:
+      description: Their bytes.
+      returned: when some were left out
+      type: int
     msg:
       description: Why the image failed.
       returned: when failed
       type: str
 totals:
-  description: Counts (images, pulled, imported, skipped, failed), bytes written and seconds.
+  description: Counts (images, pulled, imported, skipped, failed), bytes written and seconds; C(left_out) and
+    C(left_out_bytes), the layers left out because the site holds them (each counted once) and their bytes.
   returned: always
   type: dict
 failed_items:
@@ -216,6 +237,7 @@ ARGUMENT_SPEC = {
     'retries': {'type': 'int', 'default': 3},
     'timeout': {'type': 'int', 'default': 60},
     'archives': {'type': 'list', 'elements': 'path', 'default': []},
+    'site_state': {'type': 'path'},
 }
 
 

@@ -13,6 +13,9 @@ filters of plugins/filter/manifest.py and the action airgap.kubespray.manifest_f
 - ``manifest_files_list`` / ``manifest_images_list``: contrib/offline's files.list and images.list.
 - ``manifest_upstream_registries``: the registries the nodes still name (images no Kubespray
   variable redirects), which offline.yml mirrors to the private registry.
+- ``manifest_union(manifests)`` / ``manifest_select(manifest, names)``: several views (one Kubespray
+  checkout + inventory + kube_version each) in one manifest, each item naming its views, and the
+  manifest of some of them.
 
 The schema is documented in docs/manifest.md. A manifest holds Kubespray templates (offline_vars),
 which only Kubespray renders: every manifest returned is inert (Ansible never templates it).
@@ -22,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import platform as _host
+import re
 
 import yaml
 
@@ -79,6 +83,8 @@ def _add_file(files, f):
     e['arches'] = _union(e['arches'], f.get('arches') or [f['arch']])
     e['groups'] = _union(e['groups'], f['groups'])
     e['enabled'] = e['enabled'] or f['enabled']
+    if f.get('views'):
+        e['views'] = _union(e.get('views'), f['views'])
 
 
 def _add_image(images, i):
@@ -101,6 +107,8 @@ def _add_image(images, i):
     e['arches'] = _union(e['arches'], i.get('arches') or [i['arch']])
     e['groups'] = _union(e['groups'], i['groups'])
     e['enabled'] = e['enabled'] or i['enabled']
+    if i.get('views'):
+        e['views'] = _union(e.get('views'), i['views'])
 
 
 def _finish(manifest, files, images):
@@ -112,7 +120,10 @@ def _finish(manifest, files, images):
     return manifest
 
 
-def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, generator='airgap.kubespray.manifest'):
+def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, generator='airgap.kubespray.manifest',
+                   view='', kubespray_version=''):
+    """The evaluations' union as the manifest of one view: `view` names it (default
+    manifest_view_name(kubespray_version, kube_version)), every item says it belongs to it."""
     evaluations = plain(evaluations)
     members = _members(plain(classes))
     files, images, mirror, quirks = {}, {}, {}, {}
@@ -150,6 +161,7 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
         'arches': list(arches or []),
         'scope': scope,
         'hosts': sorted(hosts),
+        'views': [],
         'files': [],
         'images': [],
         'mirror_images': sorted(mirror.values(), key=lambda e: e['name']),
@@ -159,6 +171,11 @@ def manifest_merge(evaluations, classes=None, scope='enabled', arches=None, gene
     if missing:  # verify: the offline settings that are not in effect, and on which hosts
         manifest['offline_vars_missing'] = [{'var': v, 'quirk': q, 'missing': list(m), 'hosts': sorted(h)}
                                             for (v, q, m), h in sorted(missing.items())]
+    name = view or manifest_view_name(kubespray_version, manifest['kube_version'])
+    _check_view_name(name)
+    manifest['views'] = [_view_record(manifest, name, kubespray_version)]
+    for e in list(files.values()) + list(images.values()) + manifest['mirror_images']:
+        e['views'] = [name]
     return inert(_finish(manifest, files, images))
 
 
@@ -186,7 +203,9 @@ def manifest_add_scanned(manifest, scan, registry=''):
             'digest': found.get('digest'), 'target': found['target'], 'origin': found['kind'],
             'found_in': found['found_in'], 'arches': list(manifest.get('arches') or []),
             'groups': _union([], [g for f in where for g in f['groups']]),
-            'enabled': any(f['enabled'] for f in where), 'via': via})
+            'enabled': any(f['enabled'] for f in where), 'via': via,
+            # the views of the files it was found in
+            'views': _union([], [v for f in where for v in f.get('views') or []])})
     return inert(_finish(manifest, files, images))
 
 
@@ -217,6 +236,151 @@ def manifest_offline_vars(wanted, inventory=None):
     return inert(out)
 
 
+# Several views in one manifest. A view is one evaluation: one Kubespray checkout, inventory and
+# kube_version. Every item names the views it belongs to (`views`); the top-level `views` lists
+# them. The union keys files by their place in the files layout (`path`) and images by `source`;
+# two views giving one of them different data (checksum, url; digest, target) is an error naming it.
+_VIEW_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+_VIEW_KEYS = ('name', 'kubespray_version', 'kube_version', 'arches', 'scope', 'hosts')
+_ITEM_LISTS = ('files', 'images', 'mirror_images')
+# per list: the key items are the same item by, and the fields views must agree on (None: "" or
+# absent is no opinion, the other view's value is kept; else any difference is a conflict)
+_IDENTITY = {'files': ('path', {'checksum': None, 'url': 'url'}),
+             'images': ('source', {'digest': None, 'target': 'target'}),
+             'mirror_images': ('source', {'digest': None})}
+
+
+def manifest_view_name(kubespray_version='', kube_version=''):
+    """A view's default name: kubespray-<Kubespray's version>-k8s-<kube_version>, safe as a file name."""
+    name = 'kubespray-%s' % (kubespray_version or 'unknown')
+    if kube_version:
+        name += '-k8s-%s' % kube_version
+    return re.sub(r'[^A-Za-z0-9._-]+', '-', name)
+
+
+def _check_view_name(name):
+    if not _VIEW_NAME.match(str(name or '')):
+        raise AnsibleFilterError('view name %r: want letters, digits, ".", "_" and "-", starting with a letter or digit '
+                                 '(it names the file views/<name>.yaml)' % (name,))
+
+
+def _view_record(manifest, name, kubespray_version=''):
+    return {'name': name, 'kubespray_version': str(kubespray_version or ''), 'kube_version': manifest.get('kube_version'),
+            'arches': list(manifest.get('arches') or []), 'scope': manifest.get('scope'),
+            'hosts': list(manifest.get('hosts') or [])}
+
+
+def _views_of(manifest):
+    """The view records of a manifest; one written before views existed is one view."""
+    views = manifest.get('views')
+    if not views:
+        return [_view_record(manifest, manifest_view_name('', manifest.get('kube_version')))]
+    return [dict((k, v.get(k)) for k in _VIEW_KEYS if k in v) for v in views]
+
+
+def _version_key(v):
+    return [int(n) for n in re.findall(r'\d+', str(v))]
+
+
+def _union_item(store, kind, item, view):
+    key_field, agree = _IDENTITY[kind]
+    key = item[key_field]
+    e = store.get(key)
+    if e is None:
+        e = store[key] = dict(item, views=[])
+    else:
+        for field, strict in agree.items():
+            a, b = e.get(field) or '', item.get(field) or ''
+            if a != b and (strict or (a and b)):
+                raise AnsibleFilterError('%s %s (%s): views %s and %s disagree on its %s (%s vs %s)'
+                                         % (kind[:-1].replace('_', ' '), key, item.get('name'), ', '.join(e['views']),
+                                            view, field, a or '(none)', b or '(none)'))
+            if not a and b:
+                e[field] = b
+        for field in ('arches', 'groups', 'found_in'):
+            if e.get(field) or item.get(field):
+                e[field] = _union(e.get(field), item.get(field))
+        if 'enabled' in e:
+            e['enabled'] = e['enabled'] or item.get('enabled', False)
+        if 'origin' in e:
+            e['origin'] = _origin(e['origin'], item.get('origin', 'downloads'))
+    e['views'] = _union(e['views'], [view])
+
+
+def manifest_union(manifests, views=None):
+    """Several manifests as one: their views, a later manifest's view replacing an earlier one of the
+    same name, each item naming the views it belongs to. `views` (names) keeps only these; a name
+    no manifest holds is an error listing the known ones. Views are listed by name. The top level
+    is the views': kube_version the highest, arches and hosts united, scope `all` if any view has it; quirks and
+    offline_vars come from the manifests that still give a view (a later one's offline_vars merged
+    over an earlier's)."""
+    manifests = [plain(m) for m in manifests or [] if m]
+    byname, order = {}, []
+    for n, m in enumerate(manifests):
+        records = _views_of(m)
+        names = [r['name'] for r in records]
+        split = dict((name, dict((k, []) for k in _ITEM_LISTS)) for name in names)
+        for kind in _ITEM_LISTS:
+            for item in m.get(kind) or []:
+                for v in item.get('views') or names:
+                    if v not in split:
+                        raise AnsibleFilterError('%s (%s) names view %s, which the manifest does not list (views: %s)'
+                                                 % (item.get('name'), item.get('path') or item.get('source'), v, ', '.join(names)))
+                    split[v][kind].append(item)
+        for r in records:
+            _check_view_name(r['name'])
+            if r['name'] not in byname:
+                order.append(r['name'])
+            byname[r['name']] = (r, split[r['name']], n)
+    order.sort()  # by name, whichever order the manifests came in
+    if views is not None:
+        unknown = [v for v in views if v not in byname]
+        if unknown:
+            raise AnsibleFilterError('unknown view %s: the manifest holds %s' % (', '.join(unknown), ', '.join(order) or 'none'))
+        order = [v for v in order if v in set(views)]
+    stores = dict((k, {}) for k in _ITEM_LISTS)
+    for name in order:
+        for kind in _ITEM_LISTS:
+            for item in byname[name][1][kind]:
+                _union_item(stores[kind], kind, item, name)
+    records = [byname[name][0] for name in order]
+    sources = [manifests[i] for i in sorted(set(byname[name][2] for name in order))]
+    quirks, offline_vars, missing = {}, {}, []
+    for m in sources:
+        for q in m.get('quirks') or []:
+            quirks[q['id']] = q
+        for var, value in (m.get('offline_vars') or {}).items():
+            offline_vars[var] = _deep_merge(offline_vars[var], value) if var in offline_vars else value
+        missing.extend(x for x in m.get('offline_vars_missing') or [] if x not in missing)
+    kube_versions = sorted(set(str(r['kube_version']) for r in records if r.get('kube_version')), key=_version_key)
+    arches = []
+    for r in records:
+        arches.extend(a for a in r.get('arches') or [] if a not in arches)
+    manifest = {
+        'version': MANIFEST_VERSION,
+        'generator': (sources[0] if sources else {}).get('generator', 'airgap.kubespray.manifest'),
+        'kube_version': kube_versions[-1] if kube_versions else None,
+        'arches': arches,
+        'scope': 'all' if any(r.get('scope') == 'all' for r in records) else 'enabled',
+        'hosts': _union([], [h for r in records for h in r.get('hosts') or []]),
+        'views': records,
+        'files': [],
+        'images': [],
+        'mirror_images': sorted(stores['mirror_images'].values(), key=lambda e: e['name']),
+        'quirks': [quirks[k] for k in sorted(quirks)],
+        'offline_vars': offline_vars,
+    }
+    if missing:
+        manifest['offline_vars_missing'] = missing
+    return inert(_finish(manifest, stores['files'], stores['images']))
+
+
+def manifest_select(manifest, views):
+    """The manifest of the named views only (`views`: a name or a list); an unknown name is an error
+    listing the known ones."""
+    return manifest_union([manifest], views=[views] if isinstance(views, str) else list(views))
+
+
 def manifest_load(text):
     """manifest.yaml's text as the manifest, inert (its Kubespray templates stay as they are)."""
     data = yaml.safe_load(text)
@@ -244,11 +408,28 @@ def manifest_scan(manifest, arch=None):
     return inert({'sources': sources, 'helm': helm, 'kube_version': str(manifest.get('kube_version') or '')})
 
 
-def manifest_items(manifest, module):
+def _on_mirror(image, image_repo):
+    """Where the mirror keeps an image: push's repository (`target`) under offline.yml's image repo."""
+    target = image.get('target') or str(image['repo']).split('/', 1)[-1]
+    return '%s/%s%s' % (image_repo.rstrip('/'), target, (':' + image['tag']) if image.get('tag') else '@' + image['digest'])
+
+
+def manifest_items(manifest, module, view='', files_repo='', image_repo=''):
     """The manifest's items as one module takes them, and nothing more (module specs are strict):
     fetch (offline_file_fetch items), pull (offline_image_pull images, the mirror's own included),
-    verify (offline_verify files and images), import (offline_bundle_import files and images)."""
+    verify (offline_verify files and images), import (offline_bundle_import files and images).
+
+    `view` projects that view's items only (manifest_select). For verify, `files_repo` and
+    `image_repo` (offline.yml's files_repo and *_image_repo) check a recorded manifest, upstream
+    names, where the mirror serves its items: each file at <files_repo>/<path>, each image at
+    <image_repo>/<target>."""
+    if view:
+        manifest = manifest_select(manifest, view)
     files, images = manifest.get('files', []), manifest.get('images', [])
+    if module == 'verify' and files_repo:
+        files = [dict(f, url='%s/%s' % (files_repo.rstrip('/'), f['path'])) for f in files]
+    if module == 'verify' and image_repo:
+        images = [dict(i, source=_on_mirror(i, image_repo), via=None) for i in images]
     if module == 'fetch':
         return [{'url': f['url'], 'checksum': f.get('checksum') or '', 'path': f['path']} for f in files]
     if module == 'pull':

@@ -10,6 +10,7 @@ download.yml (PyYAML, looking at each entry's `enabled` expression), never from 
 Needs build/airgap-kubespray-*.tar.gz (make collection) and tests/setup-host.sh's packages.
 """
 import glob
+import hashlib
 import json
 import os
 import re
@@ -109,7 +110,7 @@ def make_inventory(release, name, changes=()):
 
 
 def run_manifest(release, inv, extra=None, kubespray_dir=None, check=True, playbook='airgap.kubespray.manifest', extra_files=()):
-    out = os.path.join(os.path.dirname(inv), 'out')
+    out = (extra or {}).get('airgap_manifest_dir') or os.path.join(os.path.dirname(inv), 'out')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TMP, 'collections'),
                ANSIBLE_NOCOLOR='1',
                ANSIBLE_ROLES_PATH=os.path.join(TMP, 'no-roles'), ANSIBLE_CONFIG=os.path.join(TMP, 'ansible.cfg'))
@@ -720,17 +721,21 @@ class DownloadPipeline(unittest.TestCase):
             with open(os.path.join(checkout, 'requirements.txt'), 'a') as f:
                 f.write('# changed by the test\n')
 
-            # Switch the inventory to cilium: only cilium's items are new.
+            # The inventory switches to cilium, as a second view beside calico's (the bundle keeps both,
+            # docs/day-two.md): only cilium's items are new; the download fetches the union.
             inv = in_checkout(make_inventory(release, 'pipeline', [('k8s_cluster/k8s-cluster.yml', 'kube_network_plugin', 'cilium')]), checkout)
+            extra['airgap_view'] = 'cilium'
             out = download()
             new_files = {f['url'] for f in cilium['files']} - {f['url'] for f in calico['files']}
             new_images = {i['source'] for i in cilium['images']} - {i['source'] for i in calico['images']}
             self.forecast_bounds(out, bundle)
+            both = [calico, cilium]
             self.assertEqual(totals(out, 'offline_file_fetch', 'fetched', 'skipped', 'failed'),
-                             {'fetched': len(new_files), 'skipped': len(cilium['files']) - len(new_files), 'failed': 0})
+                             {'fetched': len(new_files), 'failed': 0,
+                              'skipped': len({f['url'] for m in both for f in m['files']}) - len(new_files)})
             self.assertEqual(totals(out, 'offline_image_pull', 'pulled', 'imported', 'skipped', 'failed'),
                              {'pulled': len(new_images), 'imported': 0, 'failed': 0,
-                              'skipped': len({i['source'] for i in cilium['images'] + cilium['mirror_images']}) - len(new_images)})
+                              'skipped': len({i['source'] for m in both for i in m['images'] + m['mirror_images']}) - len(new_images)})
             self.assertEqual((pack_task(out, 'kubespray.tar.gz'), pack_task(out, 'airgap-kubespray-collection.tar.gz')), ('changed', 'ok'))
             repacked = tar_members(os.path.join(bundle, 'kubespray.tar.gz'))
             self.assertTrue(repacked['requirements.txt'].endswith(b'# changed by the test\n'))
@@ -743,6 +748,11 @@ class DownloadPipeline(unittest.TestCase):
             self.assertTrue(sums['changed'])
             self.assertGreaterEqual(sums['hashed'], 1, 'the repacked kubespray.tar.gz was not read')
             self.assertLess(sums['hashed'], sums['files'], 'every file was read again')
+
+            # A delta against a site holding half the files and every layer of the full bundle.
+            self.delta_download(cilium, work, bundle, lambda more: run_manifest(
+                release, inv, extra=dict(extra, **more), playbook='airgap.kubespray.download', check=False,
+                extra_files=[vars_file], kubespray_dir=checkout))
 
             # Offline side: the mirror from the bundle, then verify asks Kubespray and checks it.
             self.mirror_then_verify(release, inv, work, bundle, vars_file)
@@ -769,6 +779,81 @@ class DownloadPipeline(unittest.TestCase):
         self.assertGreater(got['free_bytes'], got['needed_bytes'])
         self.assertIn('space: ' + got['msg'], p.stdout)
         return got
+
+    def delta_download(self, manifest, work, bundle, download):
+        """download (the playbook, given extra vars) with a site state naming half of the full
+        bundle's files, the files the image scan reads, and every blob of its layout: the delta
+        fetches only the other files and the scan's (which it carries), its layout holds every
+        manifest and config but no layer, and delta.yaml relies on exactly what the state named
+        (computed here from the full bundle's OCI manifests)."""
+        files = sorted({f['path']: f for f in manifest['files']}.values(), key=lambda f: f['path'])
+        scanned = [f for f in files if f.get('scan') or f['name'] == 'helm']
+        rest = [f for f in files if f not in scanned]
+        held = rest[:len(rest) // 2]
+        blobs_dir = os.path.join(bundle, 'images', 'blobs', 'sha256')
+        blobs = sorted('sha256:' + b for b in os.listdir(blobs_dir) if not b.startswith('.'))
+
+        def sha(path):
+            with open(path, 'rb') as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        def blob(digest):
+            with open(os.path.join(blobs_dir, digest.split(':', 1)[1])) as f:
+                return json.load(f)
+
+        def entries(layout):
+            with open(os.path.join(layout, 'images', 'index.json')) as f:
+                return json.load(f)['manifests']
+
+        def ref(e):
+            return e['annotations']['org.opencontainers.image.ref.name']
+
+        layers = {}  # image -> its layers (the full bundle's)
+        for e in entries(bundle):
+            doc = blob(e['digest'])
+            images = [blob(m['digest']) for m in doc['manifests']] if 'manifests' in doc else [doc]
+            layers[ref(e)] = {
+                lay['digest'] for m in images for lay in m['layers']}
+        state = {'schema': 'airgap.kubespray/site-state/v1', 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline',
+                 'views': [{'name': 'calico'}], 'images': [], 'blobs': blobs,
+                 'files': [{'path': f['path'], 'sha256': sha(os.path.join(bundle, 'files', f['path'])), 'size': 0}
+                           for f in sorted(held + scanned, key=lambda f: f['path'])]}
+        state_file = os.path.join(work, 'airgap-site-state.yaml')
+        with open(state_file, 'w') as f:
+            json.dump(state, f)  # YAML's JSON subset
+        delta_dir = os.path.join(work, 'airgap-delta')
+        p = download({'airgap_bundle_dir': delta_dir, 'airgap_site_state': state_file,
+                      'airgap_bundle_kubespray': False, 'airgap_bundle_collection': False})
+        self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+        fetch = [r['result'] for r in results.of(p.results, 'offline_file_fetch', host='localhost', status='ok')]
+        self.assertEqual([{k: r['totals'][k] for k in ('fetched', 'skipped', 'held', 'failed')} for r in fetch],
+                         [{'fetched': len(scanned), 'skipped': 0, 'held': 0, 'failed': 0},  # the scan's files, first
+                          {'fetched': len(rest) - len(held), 'skipped': len(scanned), 'held': len(held), 'failed': 0}])
+        pulled = entries(delta_dir)  # the inventory's images: not all the full bundle (calico's and cilium's) holds
+        all_layers = set().union(*(layers[ref(e)] for e in pulled))
+        self.assertEqual(totals(p, 'offline_image_pull', 'left_out', 'failed'), {'left_out': len(all_layers), 'failed': 0})
+        with open(os.path.join(delta_dir, 'delta.yaml')) as f:
+            delta = yaml.safe_load(f)
+        with open(state_file, 'rb') as f:
+            state_sha = hashlib.sha256(f.read()).hexdigest()
+        self.assertEqual(delta['base'], {'state_sha256': state_sha, 'created': '2026-11-01T10:00:00Z', 'site': 'pipeline', 'views': ['calico']})
+        self.assertEqual(delta['relies_on']['files'], [{'path': s['path'], 'sha256': s['sha256']} for s in state['files']
+                                                       if s['path'] in {f['path'] for f in held}])
+        self.assertEqual(sorted((i['digest'], tuple(i['blobs'])) for i in delta['relies_on']['images']),
+                         sorted((e['digest'], tuple(sorted(layers[ref(e)]))) for e in pulled))
+        self.assertEqual((delta['carries']['files'], delta['carries']['images'], delta['carries']['left_out_blobs']),
+                         (len(files) - len(held), len(pulled), len(all_layers)))
+        on_disk = set('sha256:' + b for b in os.listdir(os.path.join(delta_dir, 'images', 'blobs', 'sha256')))
+        self.assertFalse(on_disk & all_layers, 'layers the site holds were written')
+        self.assertEqual(len(on_disk), delta['carries']['blobs'])
+        for f in held:
+            self.assertFalse(os.path.exists(os.path.join(delta_dir, 'files', f['path'])), f['path'])
+        with open(os.path.join(delta_dir, 'SHA256SUMS')) as f:
+            self.assertIn('  delta.yaml\n', f.read())
+        delta_result = results.one(p.results, 'offline_bundle_delta')['result']
+        self.assertIn('a delta against pipeline', delta_result['msg'])
+        # the scan's files the site serves (by sha256: a file without a checksum is never held) are carried all the same
+        self.assertEqual(delta_result['redundant']['files'], len([f for f in scanned if f.get('checksum')]))
 
     def sums(self, p, bundle):
         """offline_bundle_sums' result in run p, checked against the SHA256SUMS it wrote."""
@@ -816,9 +901,70 @@ class DownloadPipeline(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout[-4000:])
             self.assertEqual(verify_failed(p), {})
             self.assertEqual(totals(p, 'offline_verify', 'failed'), {'failed': 0})
+            self.verify_views(release, inv, vars_file, ca, bundle)
         finally:
             subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
                             '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+    def verify_views(self, release, inv, vars_file, ca, bundle):
+        """verify -e airgap_verify_view: calico's view, from the cilium inventory, as the bundle
+        recorded it (Kubespray is not asked); an unknown view fails naming the known ones."""
+        with open(os.path.join(bundle, 'manifest.yaml')) as f:
+            union = yaml.safe_load(f)
+        known = [v['name'] for v in union['views']]
+        calico = [n for n in known if n != 'cilium']
+        self.assertEqual(len(calico), 1, known)
+        want = {('file', x['name']) for x in union['files'] if calico[0] in x['views']} | \
+            {('image', x['name']) for x in union['images'] if calico[0] in x['views']}
+        self.assertEqual(want, {('file', x['name']) for x in sample_manifest(release)[0]['files']}
+                         | {('image', x['name']) for x in sample_manifest(release)[0]['images']})
+        p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
+                         extra={'airgap_verify_ca_path': ca, 'airgap_verify_view': calico[0], 'airgap_bundle_dir': bundle})
+        self.assertEqual(p.returncode, 0, p.stdout[-4000:])
+        got = results.one(p.results, 'offline_verify')['result']
+        self.assertEqual({(i['kind'], i['name']) for i in got['items']}, want)
+        self.assertEqual(got['failed_items'], [])
+        self.assertFalse(results.of(p.results, action='airgap.kubespray.kubespray_downloads'), 'Kubespray was asked')
+        p = run_manifest(release, inv, playbook='airgap.kubespray.verify', check=False, extra_files=[vars_file],
+                         extra={'airgap_verify_ca_path': ca, 'airgap_verify_view': 'nope', 'airgap_bundle_dir': bundle})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('unknown view nope: the manifest holds %s' % ', '.join(known), p.stdout)
+
+
+class ManifestViews(unittest.TestCase):
+    """Several views in one manifest folder (docs/day-two.md): the sample inventory with Kubespray
+    v2.30.0, then v2.31.0, into one folder give a union whose items name their views, each view's
+    items being its single run's."""
+
+    @staticmethod
+    def items(manifest, view=None):
+        return ({(f['path'], f['url'], f['checksum']) for f in manifest['files'] if view is None or view in f['views']},
+                {(i['source'], i.get('digest'), i['target']) for i in manifest['images'] if view is None or view in i['views']})
+
+    def test_two_releases_in_one_folder(self):
+        releases = dict((os.path.basename(r), r) for r in RELEASES)
+        if not {'v2.30.0', 'v2.31.0'} <= set(releases):
+            self.skipTest('needs Kubespray v2.30.0 and v2.31.0 under %s' % SHARED)
+        single = [sample_manifest(releases[v])[0] for v in ('v2.30.0', 'v2.31.0')]
+        names = [m['views'][0]['name'] for m in single]
+        # the default name: Kubespray's version (its galaxy.yml, which these fixtures lack) and kube_version
+        self.assertEqual(names, ['kubespray-%s-k8s-%s' % (m['views'][0]['kubespray_version'] or 'unknown', m['kube_version'])
+                                 for m in single])
+        out = os.path.join(TMP, 'views-out')
+        for v in ('v2.30.0', 'v2.31.0'):
+            union, files_list, images_list, _, _ = run_manifest(releases[v], make_inventory(releases[v], 'views'),
+                                                                extra={'airgap_manifest_dir': out})
+        self.assertEqual([x['name'] for x in union['views']], names)
+        self.assertEqual(union['views'], [m['views'][0] for m in single])
+        for name, m in zip(names, single):
+            self.assertEqual(self.items(union, name), self.items(m), name)
+            with open(os.path.join(out, 'views', name + '.yaml')) as f:
+                self.assertEqual(yaml.safe_load(f), m, 'views/%s.yaml is the single run\'s manifest' % name)
+        self.assertEqual(self.items(union), tuple(a | b for a, b in zip(*[self.items(m) for m in single])))
+        self.assertEqual(files_list, ''.join(sorted({f['url'] + '\n' for m in single for f in m['files']})))
+        self.assertEqual(images_list, ''.join(sorted({i['source'] + '\n' for m in single for i in m['images']})))
+        self.assertEqual(union['kube_version'], single[1]['kube_version'])
 
 
 class ImagesWhereKubesprayLooks(unittest.TestCase):

@@ -75,7 +75,7 @@ class ManifestMergeConflictTest(unittest.TestCase):
                                 evaluation('b', files=[FILE], images=[dict(IMAGE, digest='sha256:' + '3' * 64)])])
         self.assertEqual(out['files'], [{'name': 'kubelet', 'url': FILE['url'], 'checksum': 'sha256:aa', 'path': FILE['path'],
                                          'arches': ['amd64', 'arm64'], 'groups': ['etcd', 'k8s_cluster'], 'enabled': True,
-                                         'origin': 'downloads'}])
+                                         'origin': 'downloads', 'views': ['kubespray-unknown-k8s-1.35.4']}])
         self.assertEqual(out['images'][0]['digest'], 'sha256:' + '3' * 64)
 
     def test_same_item_from_two_origins_keeps_the_more_authoritative(self):
@@ -95,7 +95,7 @@ class ManifestMergeConflictTest(unittest.TestCase):
         self.assertEqual(out['offline_vars'], {'cilium_extra_values': {'image': {'useDigest': False},
                                                                        'operator': {'image': {'useDigest': False}}}})
         self.assertEqual(out['offline_vars_missing'], [dict(miss, hosts=['a', 'b', 'c'])])
-        self.assertEqual(out['mirror_images'], [dict(mirror, arches=['amd64', 'arm64'])])
+        self.assertEqual(out['mirror_images'], [dict(mirror, arches=['amd64', 'arm64'], views=['kubespray-unknown-k8s-1.35.4'])])
         self.assertEqual((out['hosts'], out['kube_version'], out['scope'], out['version']), (['a', 'b', 'c'], '1.35.4', 'enabled', 1))
         self.assertNotIn('offline_vars_missing', m.manifest_merge([evaluation('a')]))
 

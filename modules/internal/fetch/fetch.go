@@ -32,6 +32,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/pool"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
 // partialDir holds downloads in progress, below the destination folder so that the final
@@ -63,6 +64,9 @@ type Options struct {
 	Mode     os.FileMode // permissions of fetched files; if 0, 0644
 	Force    bool        // fetch again even when a verified file is in place
 	DryRun   bool        // check mode: report what would be fetched, write nothing
+	// Site, if set, is what the offline site already serves: an item it serves (SiteHolds) is
+	// not fetched when nothing is at its path, and reported StatusHeld (a delta bundle).
+	Site *sitestate.State
 	// OnProgress, if set, is called about twice a second while downloads run.
 	OnProgress func(Progress)
 }
@@ -85,6 +89,7 @@ const (
 	StatusSkipped    Status = "skipped"     // already in place and verified (or no checksum to verify)
 	StatusFailed     Status = report.Failed // see Msg
 	StatusWouldFetch Status = "would_fetch" // DryRun only
+	StatusHeld       Status = "held"        // not fetched: the site serves it (Options.Site)
 )
 
 // ItemResult reports one item.
@@ -118,6 +123,7 @@ type Totals struct {
 	Items   int     `json:"items"`
 	Fetched int     `json:"fetched"`
 	Skipped int     `json:"skipped"`
+	Held    int     `json:"held"` // left out: the site serves them (Options.Site)
 	Failed  int     `json:"failed"`
 	Bytes   int64   `json:"bytes"` // bytes downloaded
 	Seconds float64 `json:"seconds"`
@@ -152,7 +158,7 @@ func Fetch(ctx context.Context, items []Item, opts Options) (*Report, error) {
 
 	l := report.List[ItemResult](rep.Items)
 	rep.Totals = Totals{Items: len(items), Fetched: l.Count(StatusFetched), Skipped: l.Count(StatusSkipped),
-		Failed: l.Count(StatusFailed), Bytes: f.received.Load(), Seconds: time.Since(start).Seconds()}
+		Held: l.Count(StatusHeld), Failed: l.Count(StatusFailed), Bytes: f.received.Load(), Seconds: time.Since(start).Seconds()}
 	if ctx.Err() != nil {
 		return rep, fmt.Errorf("fetching: %w", ctx.Err())
 	}
@@ -170,6 +176,9 @@ type fetcher struct {
 	mu       sync.Mutex
 	active   map[*transfer]bool
 	dupOf    map[int]int // item index -> index of the first item with the same path
+
+	sizesOnce sync.Once
+	sizes     map[string]int64 // the site's file sizes by path (Options.Site)
 
 	partOnce sync.Once
 	part     *os.Root // dest/.partial
@@ -202,6 +211,9 @@ func newFetcher(opts Options) (*fetcher, error) {
 		}
 	}
 	f := &fetcher{opts: opts, dest: dest, client: opts.Client, active: map[*transfer]bool{}, dupOf: map[int]int{}}
+	if opts.Site != nil {
+		opts.Site.HasFile("", "") // builds the state's lookups here, before items run at once
+	}
 	if !opts.DryRun {
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return nil, fmt.Errorf("creating dest: %w", err)
@@ -301,6 +313,9 @@ func (f *fetcher) scopeCredentials(items []Item, jobs []int) {
 	f.client = &c
 }
 
+// ItemPath is where Fetch places the item, relative to the destination: its path, else PathFor(url).
+func ItemPath(it Item) (string, error) { return itemPath(it) }
+
 func itemPath(it Item) (string, error) {
 	if it.URL == "" {
 		return "", errors.New("item has no url")
@@ -344,6 +359,9 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 		r.FetchURL = fetchURL
 	}
 
+	if f.held(it, r) {
+		return
+	}
 	if done, err := f.inPlace(it, r, sum, f.opts.Force); done || err != nil {
 		if err != nil {
 			r.fail(err)
@@ -396,6 +414,48 @@ func (f *fetcher) run(ctx context.Context, it Item, r *ItemResult) {
 		return
 	}
 	r.Status, r.Size, r.SHA256 = StatusFetched, d.size, d.sha256
+}
+
+// held reports the item StatusHeld when the site serves it and nothing is at its path: a file
+// already there is kept and treated as usual (verified, or replaced), so that what the bundle
+// holds at an item's path is always the item's content.
+func (f *fetcher) held(it Item, r *ItemResult) bool {
+	if f.opts.Site == nil {
+		return false
+	}
+	if _, sha, ok := SiteHolds(f.opts.Site, it); ok {
+		if _, err := os.Lstat(r.Dest); errors.Is(err, fs.ErrNotExist) {
+			r.Status, r.SHA256, r.Size = StatusHeld, sha, f.siteSize(r.Path)
+			return true
+		}
+	}
+	return false
+}
+
+// siteSize is the size the site state gives the file at path (0 when it gives none).
+func (f *fetcher) siteSize(path string) int64 {
+	f.sizesOnce.Do(func() {
+		f.sizes = make(map[string]int64, len(f.opts.Site.Files))
+		for _, sf := range f.opts.Site.Files {
+			f.sizes[sf.Path] = sf.Size
+		}
+	})
+	return f.sizes[path]
+}
+
+// SiteHolds is the one rule of which files a delta bundle leaves out: the site serves the item's
+// file at the item's path (as Fetch places it) with the item's sha256. An item without a sha256
+// checksum (none, or sha512 only) is never held: the site state names files by sha256.
+func SiteHolds(site *sitestate.State, it Item) (path, sha256hex string, held bool) {
+	sum, err := ParseChecksum(it.Checksum)
+	if site == nil || err != nil || sum.Algo != "sha256" {
+		return "", "", false
+	}
+	path, err = itemPath(it)
+	if err != nil {
+		return "", "", false
+	}
+	return path, sum.Hex, site.HasFile(path, sum.Hex)
 }
 
 // inPlace checks the file at the item's final path: done (and r skipped) if it is there and

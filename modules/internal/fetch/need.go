@@ -32,16 +32,6 @@ const (
 	NeedUnknown = "unknown"
 )
 
-// SiteHolds tells whether the site already serves the item at rel, its path in the files
-// layout: the same path and sha256. An item without a sha256 checksum cannot be matched.
-func SiteHolds(site *sitestate.State, it Item, rel string) bool {
-	if site == nil {
-		return false
-	}
-	sum, err := ParseChecksum(it.Checksum)
-	return err == nil && sum.Algo == "sha256" && site.HasFile(rel, sum.Hex)
-}
-
 // Needs forecasts, without writing anything, how many bytes Fetch(ctx, items, opts) would
 // add under opts.Dest: nothing for an item verified in place (the check Fetch skips by) or one
 // the site holds; else sizes[i] when it is >= 0 (a size the caller knows, e.g. from the
@@ -98,7 +88,7 @@ func (f *fetcher) need(ctx context.Context, it Item, r *ItemResult, size int64, 
 	} else if done {
 		return
 	}
-	if SiteHolds(site, it, r.Path) {
+	if _, _, held := SiteHolds(site, it); site != nil && held {
 		n.Status = NeedSite
 		return
 	}

@@ -33,12 +33,16 @@ func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems
 // Summary is a one-line account of the report, naming up to three failures.
 func (r *Report) Summary() string {
 	t := r.Totals
-	would := r.list().Count(StatusWouldFetch)
-	if would > 0 || (t.Fetched == 0 && t.Failed == 0 && t.Skipped < t.Items) {
-		return r.list().Summary(fmt.Sprintf("would fetch %d, skipped %d, failed %d of %d items", would, t.Skipped, t.Failed, t.Items))
+	held := ""
+	if t.Held > 0 {
+		held = fmt.Sprintf(", held by the site %d", t.Held)
 	}
-	return r.list().Summary(fmt.Sprintf("fetched %d, skipped %d, failed %d of %d items (%s in %.2fs)",
-		t.Fetched, t.Skipped, t.Failed, t.Items, progress.Bytes(t.Bytes), t.Seconds))
+	would := r.list().Count(StatusWouldFetch)
+	if would > 0 || (t.Fetched == 0 && t.Failed == 0 && t.Skipped+t.Held < t.Items) {
+		return r.list().Summary(fmt.Sprintf("would fetch %d, skipped %d%s, failed %d of %d items", would, t.Skipped, held, t.Failed, t.Items))
+	}
+	return r.list().Summary(fmt.Sprintf("fetched %d, skipped %d%s, failed %d of %d items (%s in %.2fs)",
+		t.Fetched, t.Skipped, held, t.Failed, t.Items, progress.Bytes(t.Bytes), t.Seconds))
 }
 
 // DiffLines returns, for a diff display, the changed paths as they were and as they will be.

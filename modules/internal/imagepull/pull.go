@@ -28,6 +28,7 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/regclient"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/report"
+	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/sitestate"
 )
 
 // ErrDigestMismatch: a digest-pinned image resolves to another digest.
@@ -48,7 +49,12 @@ type Options struct {
 	Retries     int           // further attempts per image after a failure (not after a permanent one)
 	Backoff     time.Duration // before the first retry, doubled after each; if <= 0, 1s
 	DryRun      bool          // report what would be pulled; write nothing
-	OnProgress  func(Progress)
+	// Site, if set, is what the offline site already holds: a layer its registry holds
+	// (State.HasBlob) is not written into the layout (a delta bundle's sparse layout), and an
+	// image whose only missing blobs are such layers counts as complete. Manifests, indexes and
+	// configs are always written.
+	Site       *sitestate.State
+	OnProgress func(Progress)
 }
 
 // Progress is a snapshot of a running Pull.
@@ -77,9 +83,25 @@ type Result struct {
 	Status       Status   `json:"status"`
 	Bytes        int64    `json:"bytes"` // blob bytes written
 	Blobs        int      `json:"blobs"` // blobs written
+	// LeftOut lists the image's layers the layout lacks because the site holds them (Options.Site).
+	LeftOut      []string `json:"left_out,omitempty"`
+	LeftOutBytes int64    `json:"left_out_bytes,omitempty"`
 	Attempts     int      `json:"attempts,omitempty"`
 	Msg          string   `json:"msg,omitempty"`
 	err          error
+	leftOutSizes []int64 // beside LeftOut
+}
+
+// leaveOut records a layer left out of the layout, once.
+func (r *Result) leaveOut(d v1.Hash, size int64) {
+	for _, l := range r.LeftOut {
+		if l == d.String() {
+			return
+		}
+	}
+	r.LeftOut = append(r.LeftOut, d.String())
+	r.leftOutSizes = append(r.leftOutSizes, size)
+	r.LeftOutBytes += size
 }
 
 // Err is the image's error, if it failed.
@@ -124,9 +146,27 @@ func (r *Report) Count(s Status) int { return r.list().Count(s) }
 // FailedItems is the module's failed_items (source, msg).
 func (r *Report) FailedItems() []map[string]string { return r.list().FailedItems() }
 
-// Totals is the module's totals: images, pulled, imported, skipped, failed, bytes, seconds.
+// Totals is the module's totals: images, pulled, imported, skipped, failed, bytes, seconds, and
+// left_out and left_out_bytes, the layers (each counted once) left out because the site holds them.
 func (r *Report) Totals() map[string]any {
-	return r.list().Totals("images", r.Bytes, r.Seconds, StatusPulled, StatusImported, StatusSkipped)
+	t := r.list().Totals("images", r.Bytes, r.Seconds, StatusPulled, StatusImported, StatusSkipped)
+	t["left_out"], t["left_out_bytes"] = r.LeftOut()
+	return t
+}
+
+// LeftOut counts the layers left out of the layout over all images, each once, and their bytes.
+func (r *Report) LeftOut() (blobs int, bytes int64) {
+	seen := map[string]bool{}
+	for _, i := range r.Images {
+		for k, d := range i.LeftOut {
+			if !seen[d] {
+				seen[d] = true
+				blobs++
+				bytes += i.leftOutSizes[k]
+			}
+		}
+	}
+	return blobs, bytes
 }
 
 // Summary is a one-line account of the report, naming up to three failures.
@@ -135,9 +175,13 @@ func (r *Report) Summary() string {
 	if n := l.Count(StatusWouldPull); n > 0 {
 		return l.Summary(fmt.Sprintf("would pull %d, skipped %d of %d images", n, l.Count(StatusSkipped), len(l)))
 	}
-	return l.Summary(fmt.Sprintf("pulled %d, imported %d, skipped %d, failed %d of %d images (%s in %.2fs)",
+	held := ""
+	if n, b := r.LeftOut(); n > 0 {
+		held = fmt.Sprintf("; left out %d layers (%s) the site holds", n, progress.Bytes(b))
+	}
+	return l.Summary(fmt.Sprintf("pulled %d, imported %d, skipped %d, failed %d of %d images (%s in %.2fs%s)",
 		l.Count(StatusPulled), l.Count(StatusImported), l.Count(StatusSkipped), l.Count(StatusFailed), len(l),
-		progress.Bytes(r.Bytes), r.Seconds))
+		progress.Bytes(r.Bytes), r.Seconds, held))
 }
 
 // Pull copies images into store. Every image is tried; failures are in the report.
@@ -154,6 +198,9 @@ func Pull(ctx context.Context, store *ocistore.Store, images []Image, opts Optio
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = time.Second
+	}
+	if opts.Site != nil {
+		opts.Site.HasBlob("") // builds the state's lookups here, before images run at once
 	}
 	p := &puller{opts: opts, store: store}
 	rep := &Report{Images: make([]Result, len(images))}
@@ -260,6 +307,7 @@ func (p *puller) resolve(ctx context.Context, img Image, r *Result) (ref name.Re
 			return nil, false, false, err
 		}
 	}
+	have = have && p.complete(existing, r) // an entry missing blobs is pulled again
 	// A pinned digest never changes: if the layout has it, nothing needs asking.
 	if have && pin != "" && existing.Annotations[ocistore.AnnotationSourceDigest] == pin {
 		p.skipped(r, existing)
@@ -277,6 +325,7 @@ func (p *puller) resolve(ctx context.Context, img Image, r *Result) (ref name.Re
 		p.skipped(r, existing)
 		return ref, pin != "", true, nil
 	}
+	r.LeftOut, r.leftOutSizes, r.LeftOutBytes = nil, nil, 0 // the old entry's: this pull records its own
 	return ref, pin != "", false, nil
 }
 
@@ -286,6 +335,27 @@ func pullRef(r *Result) string {
 		return r.PullRef
 	}
 	return r.Source
+}
+
+// complete reports whether the layout holds every blob entry references, but the layers the
+// site holds (Options.Site), which it records in r as left out. It reads manifests only.
+func (p *puller) complete(entry v1.Descriptor, r *Result) bool {
+	c, err := p.store.Contents(entry)
+	if err != nil {
+		return false
+	}
+	layers := map[v1.Hash]bool{}
+	for _, l := range c.Layers {
+		layers[l.Digest] = true
+	}
+	for _, d := range p.store.Missing(c) {
+		if !layers[d.Digest] || p.opts.Site == nil || !p.opts.Site.HasBlob(d.Digest.String()) {
+			r.LeftOut, r.leftOutSizes, r.LeftOutBytes = nil, nil, 0
+			return false
+		}
+		r.leaveOut(d.Digest, d.Size)
+	}
+	return true
 }
 
 func (p *puller) skipped(r *Result, d v1.Descriptor) {
@@ -378,6 +448,10 @@ func (p *puller) writeImage(ctx context.Context, img v1.Image, r *Result) error 
 		}
 		if !mt.IsDistributable() {
 			continue // foreign layers are never stored in registries
+		}
+		if p.opts.Site != nil && !p.store.Has(d, size) && p.opts.Site.HasBlob(d.String()) {
+			r.leaveOut(d, size) // the site's registry holds it: the layout goes without
+			continue
 		}
 		if err := p.blob(ctx, d, size, func() (int64, error) {
 			rc, err := l.Compressed()

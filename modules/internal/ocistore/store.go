@@ -341,3 +341,71 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 func writeAtomic(path string, b []byte) error {
 	return DiskFull(atomicfile.Write(path, b, 0o644))
 }
+
+// Contents is what one layout entry references: its manifests (the entry itself and, for an
+// index, each image it lists) and each image's config and distributable layers, each blob
+// once. Foreign layers are left out: registries never store them.
+type Contents struct {
+	Manifests []v1.Descriptor
+	Configs   []v1.Descriptor
+	Layers    []v1.Descriptor
+}
+
+// Contents reads what entry references from the layout's manifests alone, which every layout
+// holds (a delta bundle's layout may lack layers the site already has): no config or layer is
+// read or required.
+func (s *Store) Contents(entry v1.Descriptor) (*Contents, error) {
+	c := &Contents{Manifests: []v1.Descriptor{entry}}
+	images := []v1.Descriptor{entry}
+	if entry.MediaType.IsIndex() {
+		raw, err := s.ReadBytes(entry.Digest)
+		if err != nil {
+			return nil, err
+		}
+		im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("parsing index %s: %w", entry.Digest, err)
+		}
+		images = im.Manifests
+		c.Manifests = append(c.Manifests, im.Manifests...)
+	}
+	seen := map[v1.Hash]bool{}
+	for _, d := range images {
+		if !d.MediaType.IsImage() {
+			return nil, fmt.Errorf("%s: unsupported media type %s", d.Digest, d.MediaType)
+		}
+		raw, err := s.ReadBytes(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("parsing manifest %s: %w", d.Digest, err)
+		}
+		if !seen[m.Config.Digest] {
+			seen[m.Config.Digest] = true
+			c.Configs = append(c.Configs, m.Config)
+		}
+		for _, l := range m.Layers {
+			if l.MediaType.IsDistributable() && !seen[l.Digest] {
+				seen[l.Digest] = true
+				c.Layers = append(c.Layers, l)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Missing lists the blobs of c the layout does not hold (at their size): the manifests and
+// configs first, then the layers.
+func (s *Store) Missing(c *Contents) []v1.Descriptor {
+	var out []v1.Descriptor
+	for _, group := range [][]v1.Descriptor{c.Manifests, c.Configs, c.Layers} {
+		for _, d := range group {
+			if !s.Has(d.Digest, d.Size) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
