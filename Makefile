@@ -9,12 +9,14 @@
 #                        (real nginx, ansible), the Ansible suites on each ansible-core lane (below)
 #   make sanity          ansible-test sanity on the built collection (ansible-core 2.14 and 2.19)
 #   make test-clients    containerd (CRI, ctr) and Kubespray's download_file.yml against the demo mirror
+#   make test-daytwo     day two: a v2.30.0 site, a delta for v2.31.0, signed bundles, parts (tests/daytwo)
 #   make demo            the local demo on loopback (state in .demo/; make demo-down stops it)
 #   make bench-files     offline_file_fetch against wget -x and curl loops
 #   make bench-manifest  the manifest playbook for 3, 300 and 1,000 hosts (classes of hosts)
 #   make bench-images    offline_image_push against nerdctl, podman and skopeo
 #   make bench-mirror    offline_image_push --storage-dir against cp -r, the HTTP push, crane and skopeo
 #   make bench-sums      offline_bundle_sums on a 1 GB bundle: first run and rerun (under 0.5 s)
+#   make bench-delta     a v2.30.0 -> v2.31.0 delta's size against the full bundle; pack+unpack against tar+zstd
 
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
@@ -25,8 +27,8 @@ PYTHON := /usr/bin/python3
 # Ansible lanes (tests/lib/ansible-lane.sh): the suites that run Ansible run on each ansible-core
 # line the collection supports: 2.14 (Debian 12), 2.17 (Kubespray 2.29, 2.30), 2.18 (Kubespray
 # 2.31, master), 2.19 (Debian 13). test-integration and test-manifest run on every lane (two at a
-# time; test-manifest whole on 2.18 only); the slowest suites, test-os-repos, test-demo and
-# test-clients, on 2.18 only; test-go, test-registry and test-repos run no Ansible.
+# time; test-manifest whole on 2.18 only); the slowest suites, test-os-repos, test-demo,
+# test-daytwo and test-clients, on 2.18 only; test-go, test-registry and test-repos run no Ansible.
 # `ANSIBLE_LANE=2.19 make test-manifest` runs a suite (whole) on one lane.
 ANSIBLE_LANES      := 2.14 2.17 2.18 2.19
 ANSIBLE_SLOW_LANES := 2.18
@@ -54,7 +56,7 @@ LINKS    := $(foreach m,$(MODULES),$(foreach a,$(ARCHES),plugins/modules/$(m)_li
 NODE_LINKS := $(foreach m,$(NODE),$(foreach a,$(ARCHES),plugins/modules/$(m)_linux_$(a)))
 GO_SRC   := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-clients test-slow lint demo demo-down bench-files bench-manifest bench-images bench-mirror bench-sums clean
+.PHONY: all build docs check-docs collection install sanity test test-go test-unit test-integration test-manifest test-registry test-repos test-os-repos test-demo test-daytwo test-clients test-slow lint demo demo-down bench-files bench-manifest bench-images bench-mirror bench-sums bench-delta clean
 
 all: build
 
@@ -167,19 +169,26 @@ demo-down:
 
 # The suites that run on one lane only, each using about one core: `make test` runs them as two
 # chains side by side (tests/lib/parallel.sh), demo then clients (clients reuse the demo's mirror)
-# beside os-repos. Each also runs alone (make test-demo, ...).
+# beside os-repos then daytwo (its own folder, .daytwo/). Each also runs alone (make test-demo, ...).
 OS_REPOS_RUN = $(call on_lanes,$(ANSIBLE_SLOW_LANES),tests/os_repos/run.sh)
 DEMO_RUN     = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/demo -v)
+DAYTWO_RUN   = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/daytwo -v)
 CLIENTS_RUN  = $(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) -m unittest discover -s tests/clients -v)
 
 test-slow: collection
-	tests/lib/parallel.sh '$(DEMO_RUN) && $(CLIENTS_RUN)' '$(OS_REPOS_RUN)'
+	tests/lib/parallel.sh '$(DEMO_RUN) && $(CLIENTS_RUN)' '$(OS_REPOS_RUN) && $(DAYTWO_RUN)'
 
 test-os-repos: collection
 	$(OS_REPOS_RUN)
 
 test-demo: collection
 	$(DEMO_RUN)
+
+# Day two (issue 15): a site built at Kubespray v2.30.0, its state exported, a delta download for
+# v2.31.0 applied by the mirror; signed bundles refused when tampered; parts for media. Its own
+# folder, .daytwo/ (AIRGAP_DAYTWO_DIR), beside the demo's.
+test-daytwo: collection
+	$(DAYTWO_RUN)
 
 # Kubespray's own clients (containerd via CRI and ctr, its download_file.yml) against the demo
 # mirror; containerd and crictl are built once into $AIRGAP_CACHE/tools
@@ -201,6 +210,9 @@ bench-mirror: build
 
 bench-sums:
 	tests/bench/sums.sh
+
+bench-delta: collection
+	$(call on_lanes,$(ANSIBLE_SLOW_LANES),$(PYTHON) tests/bench/delta.py)
 
 clean:
 	rm -rf build plugins/bin $(LINKS) $(NODE_LINKS)
