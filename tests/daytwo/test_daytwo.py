@@ -281,5 +281,6 @@ class DayTwo(unittest.TestCase):
         self.assertEqual([f['part'] for f in result['failed_items']], [os.path.basename(parts[1])], result)
         self.assertFalse(result['complete'])
 
+
 if __name__ == '__main__':
     unittest.main()

@@ -934,7 +934,6 @@ class DownloadPipeline(unittest.TestCase):
             subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
                             '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-
     def verify_views(self, release, inv, vars_file, ca, bundle):
         """verify -e airgap_verify_view: calico's view, from the cilium inventory, as the bundle
         recorded it (Kubespray is not asked); an unknown view fails naming the known ones."""
@@ -958,7 +957,6 @@ class DownloadPipeline(unittest.TestCase):
                          extra={'airgap_verify_ca_path': ca, 'airgap_verify_view': 'nope', 'airgap_bundle_dir': bundle})
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('unknown view nope: the manifest holds %s' % ', '.join(known), p.stdout)
-
 
     def mirror_refuses_a_changed_byte(self, inv, bundle, mirror_vars, env):
         """One byte of a bundle file changed (size and mtime kept): the mirror fails before touching
