@@ -347,7 +347,7 @@ func unpackPart(ctx context.Context, zstd string, root *os.Root, dest, state str
 	if p.index.ID != id {
 		return 0, 0, fmt.Errorf("%w: it belongs to pack %s, not %s", errEscape, p.index.ID[:12], id[:12])
 	}
-	r, err := openPart(ctx, zstd, p.path)
+	r, err := openPart(ctx, p.path)
 	if err != nil {
 		return 0, 0, err
 	}

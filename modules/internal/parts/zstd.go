@@ -11,8 +11,6 @@ import (
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/zstdcmd"
 	"io"
 	"os"
-	"os/exec"
-	"strings"
 
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/freespace"
 	"github.com/airgap-kubespray/airgap.kubespray/modules/internal/progress"
@@ -29,47 +27,35 @@ func zstdPath() (string, error) { return zstdcmd.Path() }
 // reader is a part being read: zstd -dc feeding a tar reader.
 type reader struct {
 	*tar.Reader
-	out    io.Reader // zstd's output, under the tar reader
-	cmd    *exec.Cmd
-	cancel context.CancelFunc
-	stderr bytes.Buffer
+	z    *zstdcmd.Reader
+	file *os.File
 }
 
-func openPart(ctx context.Context, zstd, file string) (*reader, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &reader{cancel: cancel}
-	r.cmd = exec.CommandContext(ctx, zstd, "-dcq", "--", file)
-	r.cmd.Stderr = &r.stderr
-	out, err := r.cmd.StdoutPipe()
+func openPart(ctx context.Context, file string) (*reader, error) {
+	f, err := os.Open(file)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	if err := r.cmd.Start(); err != nil {
-		cancel()
+	z, err := zstdcmd.NewReader(ctx, f)
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("running zstd: %w", err)
 	}
-	r.out = out
-	r.Reader = tar.NewReader(out)
-	return r, nil
+	return &reader{Reader: tar.NewReader(z), z: z, file: f}, nil
 }
 
 // finish waits for zstd after the whole archive was read: its error, if any, says the part is
 // not a readable zstd stream.
 func (r *reader) finish() error {
-	_, _ = io.Copy(io.Discard, r.out) // the rest of the stream (padding after the end blocks)
-	err := r.cmd.Wait()
-	r.cancel()
-	if err != nil {
-		return fmt.Errorf("zstd: %v: %s", err, strings.TrimSpace(r.stderr.String()))
-	}
-	return nil
+	err := r.z.Close() // reads the rest of the stream (padding after the end blocks) first
+	r.file.Close()
+	return err
 }
 
 // abort stops reading.
 func (r *reader) abort() {
-	r.cancel()
-	_ = r.cmd.Wait()
+	r.z.Abort()
+	r.file.Close()
 }
 
 // readIndex reads a part's first member, the index. The caller closes r (finish or abort).
@@ -96,7 +82,7 @@ func (r *reader) readIndex() (*Index, error) {
 
 // peekIndex reads only the index of a part file.
 func peekIndex(ctx context.Context, zstd, file string) (*Index, error) {
-	r, err := openPart(ctx, zstd, file)
+	r, err := openPart(ctx, file)
 	if err != nil {
 		return nil, err
 	}

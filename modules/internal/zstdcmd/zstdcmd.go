@@ -65,6 +65,12 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// Abort stops zstd without reading the rest (a Close after it reports nothing new).
+func (r *Reader) Abort() {
+	r.cancel()
+	_ = r.cmd.Wait()
+}
+
 // Compress gives b compressed by zstd (level 3): small buffers, for tests and metadata.
 func Compress(b []byte) ([]byte, error) {
 	zstd, err := Path()
