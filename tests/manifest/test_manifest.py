@@ -761,7 +761,7 @@ class DownloadPipeline(unittest.TestCase):
 
             # Offline side: the mirror from the bundle (refused first with one byte of a file
             # changed), then verify asks Kubespray and checks it.
-            self.mirror_then_verify(release, inv, work, bundle, vars_file, tamper=True)
+            self.mirror_then_verify(release, inv, work, bundle, vars_file, tamper=True, views=True)
         finally:
             subprocess.run([registry_sh, 'stop', os.path.join(work, 'registry')])
             subprocess.run([NGINX, 'stop', os.path.join(work, 'nginx')])
@@ -888,7 +888,9 @@ class DownloadPipeline(unittest.TestCase):
         self.assertFalse([line for line in listed if line.split('  ', 1)[1].split('/')[-1].startswith('.')], 'dot files listed')
         return got
 
-    def mirror_then_verify(self, release, inv, work, bundle, vars_file, tamper=False):
+    def mirror_then_verify(self, release, inv, work, bundle, vars_file, tamper=False, views=False):
+        """The mirror from the bundle (tamper: refused first with one byte of a file changed), then
+        verify asks Kubespray and checks it (views: and verify by the bundle's other view's name)."""
         root = os.path.join(work, 'admin-root')  # the admin node's package config, as a scratch tree
         os.makedirs(os.path.join(root, 'etc', 'apt'), exist_ok=True)
         with open(os.path.join(root, 'etc', 'os-release'), 'w') as f:
@@ -929,7 +931,8 @@ class DownloadPipeline(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout[-4000:])
             self.assertEqual(verify_failed(p), {})
             self.assertEqual(totals(p, 'offline_verify', 'failed'), {'failed': 0})
-            self.verify_views(release, inv, vars_file, ca, bundle)
+            if views:
+                self.verify_views(release, inv, vars_file, ca, bundle)
         finally:
             subprocess.run(['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(REPO, 'tests', 'manifest', 'mirror_down.yml'),
                             '-e', json.dumps(mirror_vars)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
