@@ -155,7 +155,7 @@ func Pack(ctx context.Context, opts PackOptions) (*PackReport, error) {
 	for i, x := range indexes {
 		pn := PartName(name, x.Part, x.Total)
 		pp := PackedPart{Name: pn, Path: filepath.Join(dest, pn), Members: len(x.Members)}
-		if sha, ok := keptPart(ctx, zstd, pp.Path, x); ok {
+		if sha, ok := keptPart(ctx, pp.Path, x); ok {
 			fi, _ := os.Stat(pp.Path)
 			pp.Size, pp.SHA256, pp.Status = fi.Size(), sha, StatusUnchanged
 		} else {
@@ -354,12 +354,12 @@ func packID(files []*bundleFile, partSize int64) string {
 }
 
 // keptPart: the part file is there, its index is this one's, and it hashes to its .sha256.
-func keptPart(ctx context.Context, zstd, file string, want *Index) (string, bool) {
+func keptPart(ctx context.Context, file string, want *Index) (string, bool) {
 	expect, err := readSumFile(file + ".sha256")
 	if err != nil {
 		return "", false
 	}
-	x, err := peekIndex(ctx, zstd, file)
+	x, err := peekIndex(ctx, file)
 	if err != nil || x.ID != want.ID || x.Part != want.Part || x.Total != want.Total {
 		return "", false
 	}

@@ -83,11 +83,11 @@ type partFile struct {
 // holds its sha256) is skipped, so a rerun resumes.
 func Unpack(ctx context.Context, opts UnpackOptions) (*UnpackReport, error) {
 	src, dest := filepath.Clean(opts.Src), filepath.Clean(opts.Dest)
-	zstd, err := zstdPath()
+	_, err := zstdPath() // said before anything is read: the zstd command is needed
 	if err != nil {
 		return nil, err
 	}
-	found, err := findParts(ctx, zstd, src)
+	found, err := findParts(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func Unpack(ctx context.Context, opts UnpackOptions) (*UnpackReport, error) {
 	case 0: // each part is damaged or refused: say which
 		rep.Bundle, _, rep.Total, _ = ParseName(found[0].name)
 		for _, p := range found {
-			_, _, err := unpackPart(ctx, zstd, nil, dest, "", p, "")
+			_, _, err := unpackPart(ctx, nil, dest, "", p, "")
 			status := StatusRefused
 			if errors.Is(err, errDamaged) {
 				status = StatusDamaged
@@ -177,7 +177,7 @@ func Unpack(ctx context.Context, opts UnpackOptions) (*UnpackReport, error) {
 		if ctx.Err() != nil {
 			return
 		}
-		files, bytes, err := unpackPart(ctx, zstd, root, dest, state, p, rep.ID)
+		files, bytes, err := unpackPart(ctx, root, dest, state, p, rep.ID)
 		mu.Lock()
 		defer mu.Unlock()
 		for i := range rep.Parts {
@@ -220,7 +220,7 @@ func Unpack(ctx context.Context, opts UnpackOptions) (*UnpackReport, error) {
 }
 
 // findParts lists the part files in src, their indexes and their expected sums.
-func findParts(ctx context.Context, zstd, src string) ([]*partFile, error) {
+func findParts(ctx context.Context, src string) ([]*partFile, error) {
 	ents, err := os.ReadDir(src)
 	if err != nil {
 		return nil, fmt.Errorf("reading the parts folder: %w", err)
@@ -243,7 +243,7 @@ func findParts(ctx context.Context, zstd, src string) ([]*partFile, error) {
 		packs[fmt.Sprintf("%s (%d parts)", name, total)] = true
 		p := &partFile{name: e.Name(), path: filepath.Join(src, e.Name()), n: n}
 		p.expect, p.expectErr = expectedSum(p.path, sums[e.Name()])
-		x, err := peekIndex(ctx, zstd, p.path)
+		x, err := peekIndex(ctx, p.path)
 		if err == nil {
 			err = x.check(n, total)
 		}
@@ -330,7 +330,7 @@ func allDone(dest, state, bundle string, total int) bool {
 
 // unpackPart checks the part's sha256, then writes its members: files in place, chunks under
 // the state folder; last, its done marker.
-func unpackPart(ctx context.Context, zstd string, root *os.Root, dest, state string, p *partFile, id string) (int, int64, error) {
+func unpackPart(ctx context.Context, root *os.Root, dest, state string, p *partFile, id string) (int, int64, error) {
 	if p.expectErr != nil {
 		return 0, 0, p.expectErr
 	}

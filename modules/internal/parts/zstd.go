@@ -81,7 +81,7 @@ func (r *reader) readIndex() (*Index, error) {
 }
 
 // peekIndex reads only the index of a part file.
-func peekIndex(ctx context.Context, zstd, file string) (*Index, error) {
+func peekIndex(ctx context.Context, file string) (*Index, error) {
 	r, err := openPart(ctx, file)
 	if err != nil {
 		return nil, err
